@@ -1,0 +1,38 @@
+# Sinter — build, test, benchmark. Every target installs what it needs on a fresh Debian machine.
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SWIFT_BUILD_FLAGS ?=
+SOAK_KILLS ?= 300
+
+.PHONY: all build test deps soak bench bench-quick demo clean help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+all: build
+
+deps: ## Install system packages the build needs (liblz4-dev)
+	@if ! pkg-config --exists liblz4 2>/dev/null; then \
+		echo "installing liblz4-dev"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq liblz4-dev pkg-config >/dev/null; \
+	fi
+
+build: deps ## Build every target (debug)
+	swift build $(SWIFT_BUILD_FLAGS)
+
+test: deps ## Build and run the whole test suite (the README's test command)
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+
+soak: deps ## Crash soak: SOAK_KILLS SIGKILLs of an ingesting child, verifying the store after each
+	swift build -c release --product sinter-store
+	.build/release/sinter-store crash-soak --kills $(SOAK_KILLS) --directory /tmp/sinter-soak
+
+bench: deps ## Store benchmarks (package-benchmark, release) and the comparison table
+	cd Benchmarks && swift package --allow-writing-to-package-directory benchmark
+
+demo: build ## Build and run the pipeline on the embedded store (grows with later issues)
+	swift run sinter-store demo --directory Storage/data
+
+clean: ## Remove build output
+	rm -rf .build Benchmarks/.build

@@ -1,0 +1,86 @@
+public import TelemetryModel
+
+/// How a ``TelemetryStore`` trades durability, block size, partitioning and retention.
+///
+/// Every property has a default that suits a plant's telemetry; change only what you need.
+///
+/// ```swift
+/// var configuration = StoreConfiguration()
+/// configuration.durability = .relaxed(syncInterval: .milliseconds(100))
+/// configuration.retention = .seconds(90 * 86_400)   // keep 90 days
+/// let store = try TelemetryStore.open(at: "Storage/data", configuration: configuration)
+/// ```
+public struct StoreConfiguration: Sendable {
+    /// When an `append` returns.
+    public enum Durability: Sendable, Equatable {
+        /// After the batch's WAL bytes are fsynced: nothing acknowledged is lost, even on power failure.
+        case durable
+        /// After the WAL bytes are written to the OS; fsync runs every `syncInterval`. A process
+        /// crash loses nothing; a power failure loses at most the last `syncInterval` of writes.
+        case relaxed(syncInterval: Duration)
+    }
+
+    /// Default `.durable`.
+    public var durability: Durability = .durable
+    /// How long the writer waits for more callers before an fsync, so that many small appends
+    /// share one (group commit). At most 10 ms; default 0 (batch whatever queued during the last fsync).
+    public var groupCommitWindow: Duration = .zero
+    /// Records per sealed column block (1–4096; 64–256 is the useful range). Default 128.
+    public var blockSize: Int = 128
+    /// Length of a time partition (one segment file per partition). Used when a store is
+    /// created; an existing store keeps its own. Default 1 day.
+    public var partitionDuration: Duration = .seconds(86_400)
+    /// Partitions whose end is older than this are deleted by ``TelemetryStore/applyRetention()``
+    /// and at open. `nil` (the default) keeps everything.
+    public var retention: Duration? = nil
+    /// A WAL file is rotated (checkpointed) when it grows past this many bytes. Bounds replay
+    /// time on open. Default 64 MiB.
+    public var walFileSize: Int = 64 << 20
+    /// The clock used for retention; injectable for tests. Default: the system's real time.
+    public var now: @Sendable () -> Timestamp = { Timestamp.now }
+
+    public init() {}
+
+    func validated() throws -> StoreConfiguration {
+        guard (1...4096).contains(blockSize) else {
+            throw StorageError(.invalidArgument, "blockSize must be 1-4096 (got \(blockSize))")
+        }
+        guard partitionDuration.nanoseconds >= 1_000_000 else {
+            throw StorageError(.invalidArgument, "partitionDuration must be at least 1 ms")
+        }
+        guard groupCommitWindow <= .milliseconds(10), groupCommitWindow >= .zero else {
+            throw StorageError(.invalidArgument, "groupCommitWindow must be 0-10 ms")
+        }
+        guard walFileSize >= 4096 else { throw StorageError(.invalidArgument, "walFileSize must be at least 4096 bytes") }
+        return self
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (s, a) = components
+        return s &* 1_000_000_000 &+ a / 1_000_000_000
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Timestamp {
+    /// The current real time.
+    public static var now: Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(nanoseconds: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec))
+    }
+}
+
+/// Monotonic nanoseconds, for measuring durations.
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

@@ -1,0 +1,273 @@
+// Opening a store: manifest, segments and their indexes, WAL replay, and the repairs each needs.
+import Logging
+import Synchronization
+import TelemetryModel
+
+extension StoreWriter {
+    /// Loads or rebuilds the manifest.
+    static func loadManifest(directory: String, configuration: StoreConfiguration, problems: inout [StorageError],
+                             logger: Logger) throws -> Manifest {
+        let manifestPath = directory + "/" + FileNames.manifest
+        try? FileSystem.remove(directory + "/" + FileNames.manifestTemp)
+        if FileSystem.exists(manifestPath) {
+            do {
+                let bytes = try FileSystem.readFile(manifestPath, name: FileNames.manifest)
+                return try bytes.withUnsafeBytes { (raw) in try Manifest(decoding: raw) }
+            } catch let error as StorageError where error.code != .io {
+                logger.error("manifest damaged, rebuilding from segment files", metadata: ["error": "\(error)"])
+                problems.append(error)
+            }
+        }
+        // New store, or a manifest to rebuild from the segment files (which record their partitions).
+        var manifest = Manifest(partitionDuration: configuration.partitionDuration.nanoseconds)
+        let segmentDirectory = directory + "/" + FileNames.segmentDirectory
+        var maxID: UInt32 = 0
+        for name in try FileSystem.list(segmentDirectory) {
+            guard let id = FileNames.parseSegment(name) else { continue }
+            maxID = max(maxID, id)
+            let fileName = FileNames.segment(id)
+            guard let file = try? FileHandle.open(directory + "/" + fileName, name: fileName, create: false, readOnly: true),
+                  let prefix = try? file.read(at: 0, count: SegmentPartition.dataStart),
+                  let partition = try? prefix.withUnsafeBytes({ (raw) in
+                      try SegmentPartition(decodingSegmentPrefix: raw, file: fileName)
+                  })
+            else {
+                problems.append(StorageError(.corruptBlock, "segment file \(fileName) has a damaged header and was left out", file: fileName, offset: 0))
+                continue
+            }
+            manifest.partitionDuration = partition.duration
+            manifest.segments.append(SegmentInfo(id: id, partitionStart: partition.start))
+        }
+        manifest.nextSegmentID = maxID + 1
+        let walNumbers = (try FileSystem.list(directory + "/" + FileNames.walDirectory)).compactMap(FileNames.parseWAL)
+        manifest.walStart = walNumbers.min() ?? 1
+        try manifest.write(to: directory)
+        return manifest
+    }
+
+    /// Opens every segment of the manifest, loading (and where needed repairing) its index.
+    func loadSegments() -> [BlockRef] {
+        var refs: [BlockRef] = []
+        var problems: [StorageError] = []
+        for info in manifest.segments {
+            let segmentName = FileNames.segment(info.id), indexName = FileNames.index(info.id)
+            do {
+                let file = try FileHandle.open(path(segmentName), name: segmentName, create: false)
+                let size = try file.size
+                _ = try file.read(at: 0, count: SegmentPartition.dataStart).withUnsafeBytes { (raw) in
+                    try SegmentPartition(decodingSegmentPrefix: raw, file: segmentName)
+                }
+                let segment = Segment(id: info.id, partitionStart: info.partitionStart, file: file)
+                var entries: [IndexEntry]
+                var rewriteIndex = false
+                do {
+                    entries = try loadIndex(id: info.id, segmentSize: size)
+                } catch {
+                    // A damaged index is rebuilt from the blocks, which carry everything it holds.
+                    logger.error("segment index damaged, rebuilding it", metadata: ["segment.id": "\(FileNames.segmentName(info.id))", "error": "\(error)"])
+                    problems.append(StorageError.wrap(error))
+                    entries = rebuildIndex(segment: segment, size: size, problems: &problems)
+                    rewriteIndex = true
+                }
+                // Bytes after the last indexed block are a block whose write a crash interrupted;
+                // its records are still in the WAL.
+                let end = entries.map { $0.offset + Int64($0.length) }.max() ?? Int64(SegmentPartition.dataStart)
+                if size > end {
+                    logger.info("truncating unindexed segment tail", metadata: ["segment.id": "\(FileNames.segmentName(info.id))", "bytes": "\(size - end)"])
+                    try file.truncate(to: end)
+                }
+                let indexFile = try FileHandle.open(path(indexName), name: indexName, create: true)
+                var indexSize = try indexFile.size
+                if rewriteIndex {
+                    var bytes = FileHeader(kind: .index, number: UInt64(info.id)).encoded()
+                    var w = ByteWriter()
+                    for e in entries {
+                        w.bytes.removeAll(keepingCapacity: true)
+                        e.encode(into: &w)
+                        ChecksummedFrame.append(w.bytes, to: &bytes)
+                    }
+                    try indexFile.truncate(to: 0)
+                    try indexFile.write(bytes, at: 0)
+                    try indexFile.sync()
+                    indexSize = Int64(bytes.count)
+                }
+                segments[info.id] = SegmentWriter(segment: segment, index: indexFile, segmentSize: end, indexSize: indexSize)
+                segmentByPartition[info.partitionStart] = info.id
+                refs.append(contentsOf: entries.map { BlockRef(segment: segment, entry: $0) })
+            } catch {
+                logger.error("segment unreadable, left out", metadata: ["segment.id": "\(FileNames.segmentName(info.id))", "error": "\(error)"])
+                problems.append(StorageError.wrap(error))
+            }
+        }
+        let found = problems
+        state.withLock { s in for p in found { s.report(p) } }
+        return refs
+    }
+
+    /// Reads a segment's index; truncates a torn tail and drops entries past the segment's end.
+    /// Throws when the index is damaged in the middle (the caller rebuilds it).
+    private func loadIndex(id: UInt32, segmentSize: Int64) throws -> [IndexEntry] {
+        let name = FileNames.index(id)
+        guard FileSystem.exists(path(name)) else {
+            throw StorageError(.corruptIndex, "index file \(name) is missing", file: name)
+        }
+        let bytes = try FileSystem.readFile(path(name), name: name)
+        var entries: [IndexEntry] = []
+        let end = try bytes.withUnsafeBytes { (raw) -> ChecksummedFrame.End in
+            do {
+                _ = try FileHeader(decoding: raw, expected: .index, file: name)
+            } catch {
+                throw StorageError(.corruptIndex, StorageError.wrap(error).message, file: name, offset: 0)
+            }
+            return try ChecksummedFrame.scan(UnsafeRawBufferPointer(rebasing: raw[FileHeader.size...]), base: FileHeader.size) {
+                (payload, offset) in
+                var r = ByteReader(payload, context: name, fileOffset: Int64(offset + ChecksummedFrame.overhead), code: .corruptIndex)
+                entries.append(try IndexEntry(decoding: &r))
+            }
+        }
+        var validEnd = bytes.count
+        switch end {
+        case .clean: break
+        case .tornTail(let at): validEnd = at
+        case .corrupt(let at, let reason):
+            throw StorageError(.corruptIndex, "\(reason) in \(name) at offset \(at)", file: name, offset: Int64(at))
+        }
+        // An entry whose block is not (wholly) in the segment was written before its block was durable.
+        if let firstBad = entries.firstIndex(where: { $0.offset < Int64(SegmentPartition.dataStart) || $0.offset + Int64($0.length) > segmentSize }) {
+            entries.removeSubrange(firstBad...)
+            var w = ByteWriter()
+            var size = FileHeader.size
+            for e in entries {
+                w.bytes.removeAll(keepingCapacity: true)
+                e.encode(into: &w)
+                size += ChecksummedFrame.overhead + w.count
+            }
+            validEnd = min(validEnd, size)
+        }
+        if validEnd < bytes.count {
+            let file = try FileHandle.open(path(name), name: name, create: false)
+            try file.truncate(to: Int64(validEnd))
+            try file.sync()
+            logger.info("truncated torn index tail", metadata: ["segment.id": "\(FileNames.segmentName(id))", "offset": "\(validEnd)"])
+        }
+        return entries
+    }
+
+    /// Rebuilds index entries by walking a segment's blocks; stops at the first damaged block.
+    func rebuildIndex(segment: Segment, size: Int64, problems: inout [StorageError]) -> [IndexEntry] {
+        var entries: [IndexEntry] = []
+        var offset = Int64(SegmentPartition.dataStart)
+        while offset + Int64(BlockHeader.prefixSize) <= size {
+            do {
+                let prefix = try segment.file.read(at: offset, count: 4)
+                let total = Int64(prefix.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) })
+                guard total > Int64(BlockHeader.prefixSize), offset + total <= size else { break }
+                let bytes = try segment.file.read(at: offset, count: Int(total))
+                let scalars = try bytes.withUnsafeBytes { (raw) in
+                    try BlockScalars(decoding: raw, name: segment.name, fileOffset: offset, needFrames: true)
+                }
+                let headerLength = Int(bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) })
+                let areaStart = BlockHeader.prefixSize + headerLength
+                let framesOffset = scalars.header.columns.first { $0.kind == .frames }.map { areaStart + Int($0.offset) } ?? Int(total)
+                let summaries = scalars.channels.map { c -> ChannelSummary in
+                    var s = ChannelSummary(name: c.name, count: 0, min: .infinity, max: -.infinity, sum: 0)
+                    for case let v? in c.values where v.isFinite {
+                        s.count += 1
+                        s.min = min(s.min, v)
+                        s.max = max(s.max, v)
+                        s.sum += Double(v)
+                    }
+                    return s
+                }
+                entries.append(IndexEntry(offset: offset, length: UInt32(total), scalarLength: UInt32(framesOffset),
+                                          machineID: scalars.header.machineID, count: scalars.header.count,
+                                          minTimestamp: scalars.header.minTimestamp, maxTimestamp: scalars.header.maxTimestamp,
+                                          lastKind: scalars.kinds.last ?? "", frameCount: scalars.frames.count { $0 != nil },
+                                          channels: summaries))
+                offset += total
+            } catch {
+                problems.append(StorageError.wrap(error))
+                break
+            }
+        }
+        return entries
+    }
+
+    /// Replays the WAL files from `manifest.walStart` into the heads; returns how many records it restored.
+    func replayWAL() throws -> Int {
+        let walDirectory = path(FileNames.walDirectory)
+        var numbers: [UInt64] = []
+        for name in try FileSystem.list(walDirectory) {
+            guard let n = FileNames.parseWAL(name) else { continue }
+            if n < manifest.walStart {
+                try FileSystem.remove(walDirectory + "/" + name)
+            } else {
+                numbers.append(n)
+            }
+        }
+        numbers.sort()
+        walNumber = max(numbers.last ?? 0, manifest.walStart > 0 ? manifest.walStart - 1 : 0)
+        var restored = 0
+        for n in numbers {
+            let name = FileNames.wal(n)
+            let bytes = try FileSystem.readFile(path(name), name: name)
+            var records: [IngestRecord] = []
+            let end: ChecksummedFrame.End
+            do {
+                end = try bytes.withUnsafeBytes { (raw) in
+                    _ = try FileHeader(decoding: raw, expected: .wal, file: name)
+                    return try ChecksummedFrame.scan(UnsafeRawBufferPointer(rebasing: raw[FileHeader.size...]), base: FileHeader.size) {
+                        (payload, offset) in
+                        var r = ByteReader(payload, context: name, fileOffset: Int64(offset + ChecksummedFrame.overhead), code: .corruptLog)
+                        records.append(try IngestRecord(decoding: &r))
+                    }
+                }
+            } catch {
+                let e = StorageError.wrap(error)
+                end = .corrupt(at: Int(e.offset ?? 0), reason: e.message)
+            }
+            switch end {
+            case .clean:
+                break
+            case .tornTail(let at):
+                logger.info("discarding torn WAL tail", metadata: ["wal.number": "\(n)", "offset": "\(at)", "bytes": "\(bytes.count - at)"])
+            case .corrupt(let at, let reason):
+                // Keep the evidence: the file is renamed rather than deleted by the next checkpoint.
+                let problem = StorageError(.corruptLog, "\(reason) in \(name) at offset \(at); records after it were not replayed (file kept as \(name).corrupt)",
+                                           file: name, offset: Int64(at))
+                logger.error("WAL damaged", metadata: ["wal.number": "\(n)", "error": "\(problem)"])
+                state.withLock { $0.report(problem) }
+                try? FileSystem.rename(path(name), path(name) + ".corrupt")
+            }
+            let snapshot = state.withLock { $0.machines }
+            var accepted: [IngestRecord] = []
+            var seen = Set<RecordID>()
+            for r in records {
+                let id = RecordID(machineID: r.machineID, timestamp: Timestamp(nanoseconds: r.timestamp))
+                if seen.contains(id) || isStored(r, in: snapshot[r.machineID]) { continue }
+                seen.insert(id)
+                accepted.append(r)
+            }
+            state.withLock { s in
+                for r in accepted {
+                    s.machines[r.machineID, default: MachineState(id: r.machineID)].head[r.timestamp] = r
+                    s.machines[r.machineID]!.kind = r.kind
+                }
+            }
+            restored += accepted.count
+        }
+        return restored
+    }
+
+    /// Deletes segment files that the manifest does not list (left by an interrupted creation or retention).
+    func removeOrphanSegments() throws {
+        let known = Set(manifest.segments.map(\.id))
+        for name in try FileSystem.list(path(FileNames.segmentDirectory)) {
+            let id = FileNames.parseSegment(name) ?? (name.hasSuffix(".idx") ? UInt32(name.dropLast(4)) : nil)
+            if let id, !known.contains(id) {
+                logger.info("removing orphan segment file", metadata: ["file": "\(name)"])
+                try FileSystem.remove(path(FileNames.segmentDirectory + "/" + name))
+            }
+        }
+    }
+}

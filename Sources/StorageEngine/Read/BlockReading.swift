@@ -1,0 +1,124 @@
+// Reading sealed blocks with pread: the scalar prefix for statistics, the whole block for frames.
+import TelemetryModel
+
+/// A block read from disk, with its bytes kept for frame decoding.
+final class LoadedBlock {
+    let ref: BlockRef
+    let scalars: BlockScalars
+    /// The whole block when frames were requested, else nil.
+    let bytes: [UInt8]?
+
+    init(ref: BlockRef, scalars: BlockScalars, bytes: [UInt8]?) {
+        self.ref = ref
+        self.scalars = scalars
+        self.bytes = bytes
+    }
+
+    /// The record at `index`, with its frame decoded if `includeFrame` and the block was read whole.
+    func record(at index: Int, includeFrame: Bool) throws -> TelemetryRecord {
+        let s = scalars
+        var channels: [String: Float] = [:]
+        channels.reserveCapacity(s.channels.count)
+        for c in s.channels {
+            if let v = c.values[index] { channels[c.name] = v }
+        }
+        var record = TelemetryRecord(machineID: s.header.machineID, timestamp: Timestamp(nanoseconds: s.timestamps[index]),
+                                     kind: s.kinds[index], channels: channels, state: s.states[index])
+        if includeFrame, let location = s.frames[index], let bytes {
+            let name = ref.segment.name
+            let fileOffset = ref.entry.offset + Int64(location.offset)
+            let frame: EncodedFrame = bytes.withUnsafeBytes { raw in
+                EncodedFrame(width: location.width, height: location.height,
+                             bytes: Array(raw[location.offset..<(location.offset + location.length)]))
+            }
+            guard crc32c(frame.bytes) == location.crc else {
+                throw StorageError(.corruptBlock, "CRC mismatch in a frame in segment \(FileNames.segmentName(ref.segment.id)) at offset \(fileOffset)",
+                                   file: name, offset: fileOffset)
+            }
+            record.frame = try frame.decoded(context: "\(name) at offset \(fileOffset)")
+        }
+        return record
+    }
+}
+
+enum BlockReading {
+    /// Reads and decodes a block: only its scalar prefix unless `needFrames`.
+    static func load(_ ref: BlockRef, needFrames: Bool) throws -> LoadedBlock {
+        let length = needFrames && ref.entry.frameCount > 0 ? Int(ref.entry.length) : Int(ref.entry.scalarLength)
+        let bytes = try ref.segment.file.read(at: ref.entry.offset, count: length)
+        let scalars = try bytes.withUnsafeBytes { (raw) throws in
+            try BlockScalars(decoding: raw, name: ref.segment.name, fileOffset: ref.entry.offset, needFrames: needFrames && ref.entry.frameCount > 0)
+        }
+        guard scalars.header.count == ref.entry.count, scalars.header.machineID == ref.entry.machineID else {
+            throw StorageError(.corruptBlock, "block in segment \(FileNames.segmentName(ref.segment.id)) at offset \(ref.entry.offset) does not match its index entry",
+                               file: ref.segment.name, offset: ref.entry.offset)
+        }
+        return LoadedBlock(ref: ref, scalars: scalars, bytes: needFrames ? bytes : nil)
+    }
+
+    static func scalars(_ ref: BlockRef, needFrames: Bool) throws -> BlockScalars {
+        try load(ref, needFrames: needFrames).scalars
+    }
+}
+
+/// Walks the records of one machine in a time range in timestamp order, merging sealed blocks
+/// (which may overlap when late data arrived) with the unsealed head, reading one block at a time.
+struct RangeScan {
+    let blocks: [BlockRef]
+    let head: [IngestRecord]
+    let from: Int64
+    let to: Int64
+    let descending: Bool
+    let includeFrames: Bool
+
+    private enum Item {
+        case head(IngestRecord)
+        case block(LoadedBlock, Int)
+
+        var timestamp: Int64 {
+            switch self {
+            case .head(let r): return r.timestamp
+            case .block(let b, let i): return b.scalars.timestamps[i]
+            }
+        }
+    }
+
+    /// Calls `body` with each record until it returns false.
+    func forEach(_ body: (TelemetryRecord) throws -> Bool) throws {
+        // Blocks in the order they can first contribute.
+        let ordered = descending
+            ? blocks.sorted { $0.entry.maxTimestamp > $1.entry.maxTimestamp }
+            : blocks // already ascending by minTimestamp
+        var pending: [Item] = head.filter { $0.timestamp >= from && $0.timestamp <= to }.map { .head($0) }
+        sortPending(&pending)
+        var next = 0
+        while true {
+            // Records that no later block can precede may go out now.
+            let bound: Int64? = next < ordered.count
+                ? (descending ? ordered[next].entry.maxTimestamp : ordered[next].entry.minTimestamp) : nil
+            var emitted = 0
+            for item in pending {
+                if let bound, descending ? item.timestamp <= bound : item.timestamp >= bound { break }
+                let record: TelemetryRecord
+                switch item {
+                case .head(let r): record = try r.telemetryRecord(includeFrame: includeFrames)
+                case .block(let b, let i): record = try b.record(at: i, includeFrame: includeFrames)
+                }
+                emitted += 1
+                guard try body(record) else { return }
+            }
+            pending.removeFirst(emitted)
+            guard next < ordered.count else { return }
+            let block = try BlockReading.load(ordered[next], needFrames: includeFrames)
+            next += 1
+            for (i, t) in block.scalars.timestamps.enumerated() where t >= from && t <= to {
+                pending.append(.block(block, i))
+            }
+            sortPending(&pending)
+        }
+    }
+
+    private func sortPending(_ items: inout [Item]) {
+        if descending { items.sort { $0.timestamp > $1.timestamp } } else { items.sort { $0.timestamp < $1.timestamp } }
+    }
+}

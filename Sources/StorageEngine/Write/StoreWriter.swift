@@ -1,0 +1,370 @@
+// The single writer: WAL appends with group commit, sealing heads into blocks, checkpoints and
+// retention. Runs only on the store's serial writer queue (and during open, before it exists).
+import Logging
+import Synchronization
+public import TelemetryModel
+
+/// Per-segment append state (the writer's side of a ``Segment``).
+final class SegmentWriter {
+    let segment: Segment
+    let index: FileHandle
+    var segmentSize: Int64
+    var indexSize: Int64
+
+    init(segment: Segment, index: FileHandle, segmentSize: Int64, indexSize: Int64) {
+        self.segment = segment
+        self.index = index
+        self.segmentSize = segmentSize
+        self.indexSize = indexSize
+    }
+}
+
+final class StoreWriter: @unchecked Sendable {
+    let directory: String
+    let configuration: StoreConfiguration
+    let logger: Logger
+    let state: SharedStateBox
+    var manifest: Manifest
+    var segments: [UInt32: SegmentWriter] = [:]
+    var segmentByPartition: [Int64: UInt32] = [:]
+    var wal: FileHandle?
+    var walNumber: UInt64 = 0
+    var walSize: Int64 = 0
+    var walDirty = false
+    var syncScheduled = false
+    /// Set when an fsync failed: the WAL's state on disk is unknown, so no more writes are accepted.
+    var failure: StorageError?
+    /// Decoded timestamps of recently checked blocks, for duplicate checks below a machine's newest sealed record.
+    private var blockTimestampCache: [BlockKey: Set<Int64>] = [:]
+
+    struct BlockKey: Hashable {
+        var segment: UInt32
+        var offset: Int64
+    }
+
+    init(directory: String, configuration: StoreConfiguration, logger: Logger, state: SharedStateBox, manifest: Manifest) {
+        self.directory = directory
+        self.configuration = configuration
+        self.logger = logger
+        self.state = state
+        self.manifest = manifest
+    }
+
+    func path(_ name: String) -> String { directory + "/" + name }
+
+    // MARK: Appending
+
+    /// One `append` call waiting for its batch to become durable.
+    struct Pending {
+        var records: [IngestRecord]
+        var continuation: CheckedContinuation<AppendResult, any Error>
+    }
+
+    /// Writes a group of appends with one WAL write and (in durable mode) one fsync, then applies
+    /// them to the heads and resumes the callers. Duplicates are dropped here.
+    func commit(_ batch: [Pending]) {
+        if let failure {
+            for p in batch { p.continuation.resume(throwing: failure) }
+            return
+        }
+        var results: [AppendResult] = []
+        var accepted: [IngestRecord] = []
+        var seen = Set<RecordID>()
+        let snapshot = state.withLock { $0.machines }
+        for p in batch {
+            var result = AppendResult(ids: [], duplicateCount: 0)
+            result.ids.reserveCapacity(p.records.count)
+            for r in p.records {
+                let id = RecordID(machineID: r.machineID, timestamp: Timestamp(nanoseconds: r.timestamp))
+                result.ids.append(id)
+                if seen.contains(id) || isStored(r, in: snapshot[r.machineID]) {
+                    result.duplicateCount += 1
+                } else {
+                    seen.insert(id)
+                    accepted.append(r)
+                }
+            }
+            results.append(result)
+        }
+
+        if !accepted.isEmpty {
+            do {
+                try appendToWAL(accepted)
+            } catch {
+                for p in batch { p.continuation.resume(throwing: error) }
+                return
+            }
+            state.withLock { s in
+                for r in accepted {
+                    s.machines[r.machineID, default: MachineState(id: r.machineID)].head[r.timestamp] = r
+                    s.machines[r.machineID]!.kind = r.kind
+                }
+                s.counters.recordsAppended += accepted.count
+                s.counters.duplicatesDropped += results.reduce(0) { $0 + $1.duplicateCount }
+            }
+        } else {
+            state.withLock { $0.counters.duplicatesDropped += results.reduce(0) { $0 + $1.duplicateCount } }
+        }
+        for (p, r) in zip(batch, results) { p.continuation.resume(returning: r) }
+
+        sealFullHeads()
+        if walSize >= Int64(configuration.walFileSize) {
+            do { try checkpoint() } catch { report(error, "checkpoint failed") }
+        }
+    }
+
+    private func appendToWAL(_ records: [IngestRecord]) throws {
+        guard let wal else { throw StorageError(.closed, "the store is closed") }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(records.reduce(0) { $0 + 128 + ($1.frame?.bytes.count ?? 0) })
+        var w = ByteWriter(capacity: 0)
+        for r in records {
+            w.bytes.removeAll(keepingCapacity: true)
+            r.encode(into: &w)
+            ChecksummedFrame.append(w.bytes, to: &buffer)
+        }
+        let start = walSize
+        do {
+            try wal.write(buffer, at: start)
+        } catch {
+            try? wal.truncate(to: start)
+            throw error
+        }
+        walSize += Int64(buffer.count)
+        state.withLock { $0.counters.walBytesWritten += Int64(buffer.count) }
+        switch configuration.durability {
+        case .durable:
+            try syncWAL()
+        case .relaxed:
+            walDirty = true
+        }
+    }
+
+    func syncWAL() throws {
+        guard let wal else { return }
+        let t0 = monotonicNanoseconds()
+        do {
+            try wal.sync()
+        } catch {
+            failure = StorageError(.io, "WAL fsync failed; the store accepts no more writes until reopened", cause: StorageError.wrap(error))
+            throw error
+        }
+        let elapsed = monotonicNanoseconds() - t0
+        walDirty = false
+        state.withLock {
+            $0.counters.walSyncs += 1
+            $0.counters.walSyncNanoseconds += elapsed
+        }
+    }
+
+    /// Whether (machine, timestamp) is already stored, in the head or in a sealed block.
+    func isStored(_ r: IngestRecord, in machine: MachineState?) -> Bool {
+        guard let machine else { return false }
+        if machine.head[r.timestamp] != nil { return true }
+        guard machine.count > machine.head.count, r.timestamp <= (machine.lastTimestamp ?? .min) else { return false }
+        for block in machine.candidateBlocks(from: r.timestamp, to: r.timestamp) {
+            let key = BlockKey(segment: block.segment.id, offset: block.entry.offset)
+            if blockTimestampCache[key] == nil {
+                if blockTimestampCache.count > 256 { blockTimestampCache.removeAll() }
+                guard let scalars = try? BlockReading.scalars(block, needFrames: false) else {
+                    // A damaged block: treat the record as new rather than lose it.
+                    continue
+                }
+                blockTimestampCache[key] = Set(scalars.timestamps)
+            }
+            if blockTimestampCache[key]!.contains(r.timestamp) { return true }
+        }
+        return false
+    }
+
+    // MARK: Sealing
+
+    /// Seals every head that holds at least `blockSize` records.
+    func sealFullHeads() {
+        let full = state.withLock { s in s.machines.values.filter { $0.head.count >= configuration.blockSize }.map(\.id) }
+        guard !full.isEmpty else { return }
+        seal(machines: full, all: false)
+    }
+
+    /// Seals heads into blocks: full blocks of `blockSize` oldest records, or everything with `all`.
+    func seal(machines: [MachineID], all: Bool) {
+        let blockSize = configuration.blockSize
+        var planned: [(MachineID, [IngestRecord])] = []
+        state.withLock { s in
+            for id in machines {
+                guard let head = s.machines[id]?.head, !head.isEmpty else { continue }
+                var records = head.values.sorted { $0.timestamp < $1.timestamp }
+                while records.count >= blockSize || (all && !records.isEmpty) {
+                    var chunk = Array(records.prefix(blockSize))
+                    // A block never spans two partitions.
+                    let partition = manifest.partitionStart(of: chunk[0].timestamp)
+                    if let cut = chunk.firstIndex(where: { manifest.partitionStart(of: $0.timestamp) != partition }) {
+                        chunk = Array(chunk[..<cut])
+                    }
+                    planned.append((id, chunk))
+                    records.removeFirst(chunk.count)
+                }
+            }
+        }
+        guard !planned.isEmpty else { return }
+        do {
+            var written: [(MachineID, BlockRef, [Int64])] = []
+            var touched: [UInt32: SegmentWriter] = [:]
+            var entries: [UInt32: [IndexEntry]] = [:]
+            var rawFrameBytes: Int64 = 0
+            var blockBytes: Int64 = 0
+            for (id, chunk) in planned {
+                let writer = try segmentWriter(forPartition: manifest.partitionStart(of: chunk[0].timestamp))
+                var (bytes, entry) = BlockBuilder.build(chunk)
+                entry.offset = writer.segmentSize
+                try writer.segment.file.write(bytes, at: writer.segmentSize)
+                writer.segmentSize += Int64(bytes.count)
+                touched[writer.segment.id] = writer
+                entries[writer.segment.id, default: []].append(entry)
+                written.append((id, BlockRef(segment: writer.segment, entry: entry), chunk.map(\.timestamp)))
+                blockBytes += Int64(bytes.count)
+                rawFrameBytes += chunk.reduce(0) { $0 + Int64($1.frame.map { Int($0.width) * Int($0.height) * 4 } ?? 0) }
+            }
+            // Block bytes are durable before any index entry points at them.
+            for writer in touched.values { try writer.segment.file.sync() }
+            for (segmentID, list) in entries {
+                let writer = touched[segmentID]!
+                var buffer: [UInt8] = []
+                var w = ByteWriter()
+                for e in list {
+                    w.bytes.removeAll(keepingCapacity: true)
+                    e.encode(into: &w)
+                    ChecksummedFrame.append(w.bytes, to: &buffer)
+                }
+                try writer.index.write(buffer, at: writer.indexSize)
+                writer.indexSize += Int64(buffer.count)
+                try writer.index.sync()
+            }
+            state.withLock { s in
+                var byMachine: [MachineID: [BlockRef]] = [:]
+                for (id, ref, timestamps) in written {
+                    byMachine[id, default: []].append(ref)
+                    for t in timestamps { s.machines[id]?.head[t] = nil }
+                }
+                for (id, refs) in byMachine { s.machines[id]?.addBlocks(refs) }
+                s.counters.blocksSealed += written.count
+                s.counters.sealedBlockBytes += blockBytes
+                s.counters.sealedFrameRawBytes += rawFrameBytes
+            }
+        } catch {
+            // The records stay in their heads and in the WAL: nothing is lost, sealing is retried later.
+            report(error, "sealing blocks failed")
+        }
+    }
+
+    /// The segment of a partition, created (and recorded in the manifest) on first use.
+    func segmentWriter(forPartition start: Int64) throws -> SegmentWriter {
+        if let id = segmentByPartition[start], let writer = segments[id] { return writer }
+        let id = manifest.nextSegmentID
+        let segmentName = FileNames.segment(id), indexName = FileNames.index(id)
+        let segmentFile = try FileHandle.open(path(segmentName), name: segmentName, create: true)
+        let indexFile = try FileHandle.open(path(indexName), name: indexName, create: true)
+        try segmentFile.truncate(to: 0)
+        try indexFile.truncate(to: 0)
+        var segmentHead = FileHeader(kind: .segment, number: UInt64(id)).encoded()
+        SegmentPartition(start: start, duration: manifest.partitionDuration).append(to: &segmentHead)
+        try segmentFile.write(segmentHead, at: 0)
+        try indexFile.write(FileHeader(kind: .index, number: UInt64(id)).encoded(), at: 0)
+        try segmentFile.sync()
+        try indexFile.sync()
+        try FileSystem.syncDirectory(path(FileNames.segmentDirectory))
+        var next = manifest
+        next.generation += 1
+        next.nextSegmentID = id + 1
+        next.segments.append(SegmentInfo(id: id, partitionStart: start))
+        try next.write(to: directory)
+        manifest = next
+        let writer = SegmentWriter(segment: Segment(id: id, partitionStart: start, file: segmentFile), index: indexFile,
+                                   segmentSize: Int64(SegmentPartition.dataStart), indexSize: Int64(FileHeader.size))
+        segments[id] = writer
+        segmentByPartition[start] = id
+        logger.debug("segment created", metadata: ["segment.id": "\(FileNames.segmentName(id))", "partition.start": "\(Timestamp(nanoseconds: start))"])
+        return writer
+    }
+
+    // MARK: Checkpoints
+
+    /// Starts a new WAL file holding every unsealed record, then retires the older files.
+    ///
+    /// Sealed records are durable in their segments and unsealed ones are copied forward, so
+    /// after this the older WAL files hold nothing that is needed.
+    func checkpoint() throws {
+        let number = max(walNumber + 1, manifest.walStart)
+        let name = FileNames.wal(number)
+        let file = try FileHandle.open(path(name), name: name, create: true)
+        try file.truncate(to: 0)
+        var buffer = FileHeader(kind: .wal, number: number).encoded()
+        let heads = state.withLock { s in s.machines.values.flatMap { $0.head.values } }
+        var w = ByteWriter()
+        for r in heads.sorted(by: { $0.timestamp < $1.timestamp }) {
+            w.bytes.removeAll(keepingCapacity: true)
+            r.encode(into: &w)
+            ChecksummedFrame.append(w.bytes, to: &buffer)
+        }
+        try file.write(buffer, at: 0)
+        try file.sync()
+        try FileSystem.syncDirectory(path(FileNames.walDirectory))
+        var next = manifest
+        next.generation += 1
+        next.walStart = number
+        try next.write(to: directory)
+        manifest = next
+        wal = file
+        walNumber = number
+        walSize = Int64(buffer.count)
+        walDirty = false
+        for old in (try? FileSystem.list(path(FileNames.walDirectory))) ?? [] {
+            if let n = FileNames.parseWAL(old), n < number { try? FileSystem.remove(path(FileNames.walDirectory + "/" + old)) }
+        }
+        logger.debug("wal checkpointed", metadata: ["wal.number": "\(number)", "wal.records": "\(heads.count)"])
+    }
+
+    // MARK: Retention
+
+    /// Deletes the partitions that ended before `horizon`; returns the segment ids removed.
+    func dropPartitions(endingBefore horizon: Int64) throws -> [UInt32] {
+        let doomed = manifest.segments.filter { $0.partitionStart &+ manifest.partitionDuration <= horizon }
+        guard !doomed.isEmpty else { return [] }
+        let ids = Set(doomed.map(\.id))
+        var next = manifest
+        next.generation += 1
+        next.segments.removeAll { ids.contains($0.id) }
+        try next.write(to: directory)
+        manifest = next
+        state.withLock { s in
+            for key in Array(s.machines.keys) {
+                s.machines[key]!.removeBlocks { ids.contains($0.segment.id) }
+                if s.machines[key]!.count == 0 { s.machines[key] = nil }
+            }
+        }
+        for info in doomed {
+            segments[info.id] = nil
+            segmentByPartition[info.partitionStart] = nil
+            try FileSystem.remove(path(FileNames.index(info.id)))
+            try FileSystem.remove(path(FileNames.segment(info.id)))
+            logger.info("partition dropped by retention", metadata: ["segment.id": "\(FileNames.segmentName(info.id))"])
+        }
+        try FileSystem.syncDirectory(path(FileNames.segmentDirectory))
+        blockTimestampCache.removeAll()
+        return doomed.map(\.id)
+    }
+
+    func report(_ error: any Error, _ message: Logger.Message) {
+        let storageError = error as? StorageError ?? StorageError(.io, "\(error)")
+        logger.error(message, metadata: ["error": "\(storageError)"])
+        state.withLock { $0.report(storageError) }
+    }
+}
+
+/// What an append did.
+public struct AppendResult: Sendable, Equatable {
+    /// The id of every record passed, in order (a duplicate gets the id of the stored record).
+    public var ids: [RecordID]
+    /// How many of the records were already stored (and so were not stored again).
+    public var duplicateCount: Int
+}
