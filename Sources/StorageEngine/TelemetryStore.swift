@@ -196,6 +196,7 @@ public final class TelemetryStore: Sendable {
         }
         // Appends that queued before the close flag was seen are failed, not left hanging.
         queue.sync { self.drain() }
+        lockFile.unlock()
     }
 
     // MARK: Reading

@@ -94,6 +94,8 @@ final class FileHandle: @unchecked Sendable {
 
     /// Takes an exclusive advisory lock without waiting.
     func lockExclusive() -> Bool { flock(fd, LOCK_EX | LOCK_NB) == 0 }
+
+    func unlock() { _ = flock(fd, LOCK_UN) }
 }
 
 enum FileSystem {

@@ -7,6 +7,8 @@
 /// <store>/MANIFEST             the segment list and WAL start            (manifest.md)
 /// <store>/MANIFEST.tmp         a manifest being written; ignored on open
 /// <store>/wal/00000001.wal     write-ahead log files, numbered            (wal.md)
+/// <store>/wal/00000002.wal.tmp a WAL file a checkpoint is writing; deleted on open
+/// <store>/wal/00000001.wal.corrupt  a damaged WAL file kept for inspection
 /// <store>/segments/000042.seg  sealed column blocks of one time partition (segment.md)
 /// <store>/segments/000042.idx  the block index of segment 000042         (index.md)
 /// ```
@@ -18,6 +20,8 @@ enum FileNames {
     static let segmentDirectory = "segments"
 
     static func wal(_ number: UInt64) -> String { "\(walDirectory)/\(pad(number, 8)).wal" }
+    /// A WAL file being written by a checkpoint; renamed to ``wal(_:)`` when complete, deleted on open.
+    static func walTemporary(_ number: UInt64) -> String { wal(number) + ".tmp" }
     static func segment(_ id: UInt32) -> String { "\(segmentDirectory)/\(segmentName(id)).seg" }
     static func index(_ id: UInt32) -> String { "\(segmentDirectory)/\(segmentName(id)).idx" }
     /// "segment 000042": how messages name a segment.

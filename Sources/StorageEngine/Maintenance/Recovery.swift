@@ -69,9 +69,20 @@ extension StoreWriter {
                     entries = rebuildIndex(segment: segment, size: size, problems: &problems)
                     rewriteIndex = true
                 }
-                // Bytes after the last indexed block are a block whose write a crash interrupted;
-                // its records are still in the WAL.
-                let end = entries.map { $0.offset + Int64($0.length) }.max() ?? Int64(SegmentPartition.dataStart)
+                // Whole, valid blocks after the last indexed one (an index entry lost to a crash or
+                // to damage) are indexed again; what is left is a block whose write a crash
+                // interrupted, and its records are still in the WAL.
+                var end = entries.map { $0.offset + Int64($0.length) }.max() ?? Int64(SegmentPartition.dataStart)
+                if size > end {
+                    var ignored: [StorageError] = []
+                    let recovered = rebuildIndex(segment: segment, size: size, from: end, problems: &ignored)
+                    if !recovered.isEmpty {
+                        logger.info("indexing blocks missing from the index", metadata: ["segment.id": "\(FileNames.segmentName(info.id))", "blocks": "\(recovered.count)"])
+                        entries.append(contentsOf: recovered)
+                        end = recovered.map { $0.offset + Int64($0.length) }.max()!
+                        rewriteIndex = true
+                    }
+                }
                 if size > end {
                     logger.info("truncating unindexed segment tail", metadata: ["segment.id": "\(FileNames.segmentName(info.id))", "bytes": "\(size - end)"])
                     try file.truncate(to: end)
@@ -132,8 +143,17 @@ extension StoreWriter {
         case .corrupt(let at, let reason):
             throw StorageError(.corruptIndex, "\(reason) in \(name) at offset \(at)", file: name, offset: Int64(at))
         }
-        // An entry whose block is not (wholly) in the segment was written before its block was durable.
+        // Blocks are fsynced before their index entries are written, so an entry pointing past
+        // the segment's end means the segment lost bytes after the fact: report the loss.
         if let firstBad = entries.firstIndex(where: { $0.offset < Int64(SegmentPartition.dataStart) || $0.offset + Int64($0.length) > segmentSize }) {
+            let lost = entries[firstBad...]
+            let segmentName = FileNames.segment(id)
+            let problem = StorageError(
+                .corruptBlock,
+                "segment \(FileNames.segmentName(id)) (\(segmentName)) is truncated at offset \(segmentSize): \(lost.count) blocks with \(lost.reduce(0) { $0 + $1.count }) records are lost",
+                file: segmentName, offset: segmentSize)
+            logger.error("segment truncated", metadata: ["segment.id": "\(FileNames.segmentName(id))", "error": "\(problem)"])
+            state.withLock { $0.report(problem) }
             entries.removeSubrange(firstBad...)
             var w = ByteWriter()
             var size = FileHeader.size
@@ -154,9 +174,10 @@ extension StoreWriter {
     }
 
     /// Rebuilds index entries by walking a segment's blocks; stops at the first damaged block.
-    func rebuildIndex(segment: Segment, size: Int64, problems: inout [StorageError]) -> [IndexEntry] {
+    func rebuildIndex(segment: Segment, size: Int64, from start: Int64 = Int64(SegmentPartition.dataStart),
+                      problems: inout [StorageError]) -> [IndexEntry] {
         var entries: [IndexEntry] = []
-        var offset = Int64(SegmentPartition.dataStart)
+        var offset = start
         while offset + Int64(BlockHeader.prefixSize) <= size {
             do {
                 let prefix = try segment.file.read(at: offset, count: 4)
@@ -198,6 +219,7 @@ extension StoreWriter {
         let walDirectory = path(FileNames.walDirectory)
         var numbers: [UInt64] = []
         for name in try FileSystem.list(walDirectory) {
+            if name.hasSuffix(".wal.tmp") { try FileSystem.remove(walDirectory + "/" + name) }
             guard let n = FileNames.parseWAL(name) else { continue }
             if n < manifest.walStart {
                 try FileSystem.remove(walDirectory + "/" + name)

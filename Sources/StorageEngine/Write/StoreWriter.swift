@@ -296,7 +296,9 @@ final class StoreWriter: @unchecked Sendable {
     func checkpoint() throws {
         let number = max(walNumber + 1, manifest.walStart)
         let name = FileNames.wal(number)
-        let file = try FileHandle.open(path(name), name: name, create: true)
+        // Written under a temporary name and renamed, so a crash never leaves a half-made WAL file.
+        let temporary = FileNames.walTemporary(number)
+        let file = try FileHandle.open(path(temporary), name: temporary, create: true)
         try file.truncate(to: 0)
         var buffer = FileHeader(kind: .wal, number: number).encoded()
         let heads = state.withLock { s in s.machines.values.flatMap { $0.head.values } }
@@ -308,6 +310,7 @@ final class StoreWriter: @unchecked Sendable {
         }
         try file.write(buffer, at: 0)
         try file.sync()
+        try FileSystem.rename(path(temporary), path(name))
         try FileSystem.syncDirectory(path(FileNames.walDirectory))
         var next = manifest
         next.generation += 1
@@ -329,7 +332,17 @@ final class StoreWriter: @unchecked Sendable {
     /// Deletes the partitions that ended before `horizon`; returns the segment ids removed.
     func dropPartitions(endingBefore horizon: Int64) throws -> [UInt32] {
         let doomed = manifest.segments.filter { $0.partitionStart &+ manifest.partitionDuration <= horizon }
-        guard !doomed.isEmpty else { return [] }
+        // Unsealed records of expired partitions go too; the checkpoint below removes them (and
+        // the dropped partitions' records) from the WAL, so that replay cannot bring them back.
+        let headExpired = state.withLock { s in
+            s.machines.values.contains { m in m.head.keys.contains { manifest.partitionStart(of: $0) &+ manifest.partitionDuration <= horizon } }
+        }
+        guard !doomed.isEmpty || headExpired else { return [] }
+        state.withLock { s in
+            for key in Array(s.machines.keys) {
+                s.machines[key]!.head = s.machines[key]!.head.filter { manifest.partitionStart(of: $0.key) &+ manifest.partitionDuration > horizon }
+            }
+        }
         let ids = Set(doomed.map(\.id))
         var next = manifest
         next.generation += 1
@@ -351,6 +364,7 @@ final class StoreWriter: @unchecked Sendable {
         }
         try FileSystem.syncDirectory(path(FileNames.segmentDirectory))
         blockTimestampCache.removeAll()
+        try checkpoint()
         return doomed.map(\.id)
     }
 
