@@ -34,14 +34,12 @@ struct FileHeader: Equatable {
     }
 
     /// Decodes and checks a header of the expected kind.
+    ///
+    /// A short header or a CRC mismatch is damage (`.corruptBlock`); a header whose CRC matches
+    /// but whose magic or version differs is a file this build must not touch (`.unsupportedFormat`).
     init(decoding bytes: UnsafeRawBufferPointer, expected: Kind, file: String) throws {
         guard bytes.count >= Self.size else {
-            throw StorageError(.unsupportedFormat, "file \(file) is \(bytes.count) bytes, shorter than its 24-byte header",
-                               file: file, offset: 0)
-        }
-        let magic = Array(bytes[0..<8])
-        guard magic == Array(expected.rawValue.utf8) else {
-            throw StorageError(.unsupportedFormat, "file \(file) does not start with the magic \(expected.rawValue.dropLast()) (wrong file kind or not a Sinter file)",
+            throw StorageError(.corruptBlock, "file \(file) is \(bytes.count) bytes, shorter than its 24-byte header",
                                file: file, offset: 0)
         }
         var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[8..<Self.size]), context: file, fileOffset: 8)
@@ -51,6 +49,10 @@ struct FileHeader: Equatable {
         let stored = try r.read(UInt32.self)
         guard stored == crc32c(UnsafeRawBufferPointer(rebasing: bytes[0..<20])) else {
             throw StorageError(.corruptBlock, "CRC mismatch in the header of \(file) at offset 0", file: file, offset: 0)
+        }
+        guard Array(bytes[0..<8]) == Array(expected.rawValue.utf8) else {
+            throw StorageError(.unsupportedFormat, "file \(file) does not start with the magic \(expected.rawValue.dropLast()) (wrong file kind or not a Sinter file)",
+                               file: file, offset: 0)
         }
         guard version == expected.version else {
             throw StorageError(.unsupportedFormat, "file \(file) has format version \(version); this build reads version \(expected.version)",
@@ -96,41 +98,70 @@ enum ChecksummedFrame {
     enum End: Equatable {
         /// Every byte was a valid frame.
         case clean
-        /// The last frame is incomplete or fails its CRC and reaches the end of the file: a write
+        /// The last frame is incomplete or fails its CRC and no valid frame follows it: a write
         /// that a crash interrupted. `at` is where the valid data ends.
         case tornTail(at: Int)
-        /// A frame in the middle fails its CRC or has an impossible length.
-        case corrupt(at: Int, reason: String)
+    }
+
+    /// A damaged frame in the middle of a file: the scan skipped to the next valid frame.
+    struct Damage: Equatable {
+        var offset: Int
+        var reason: String
     }
 
     /// Walks the frames in `bytes` (which starts at file offset `base`), calling `body` with each
-    /// payload and its offset. Stops at the first bad frame and says why.
-    static func scan(_ bytes: UnsafeRawBufferPointer, base: Int = 0,
+    /// payload and its offset.
+    ///
+    /// A frame that fails its CRC or has an impossible length is either a torn tail (no valid
+    /// frame follows it) or damage in the middle (a valid frame follows): then it is recorded in
+    /// `damage` and the scan resumes at the next valid frame, so that one bad frame does not
+    /// hide the good ones after it. `plausible` cheaply rejects candidate payloads while
+    /// searching for that next frame.
+    static func scan(_ bytes: UnsafeRawBufferPointer, base: Int = 0, damage: inout [Damage],
+                     plausible: (UnsafeRawBufferPointer) -> Bool = { _ in true },
                      _ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws -> End {
         var offset = 0
         while offset < bytes.count {
-            let remaining = bytes.count - offset
-            guard remaining >= overhead else { return .tornTail(at: base + offset) }
-            let length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-            let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
-            guard length <= maximumPayload else {
-                return remaining <= overhead + maximumPayload && isZeroTail(bytes, from: offset)
-                    ? .tornTail(at: base + offset) : .corrupt(at: base + offset, reason: "impossible frame length \(length)")
+            if let payload = validFrame(bytes, at: offset) {
+                try body(payload, base + offset)
+                offset += overhead + payload.count
+                continue
             }
-            guard remaining - overhead >= length else { return .tornTail(at: base + offset) }
-            let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + overhead)..<(offset + overhead + length)])
-            let lengthCRC = crc32c(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 4)]))
-            guard crc32c(payload, continuing: lengthCRC) == stored else {
-                return offset + overhead + length == bytes.count || isZeroTail(bytes, from: offset + overhead + length)
-                    ? .tornTail(at: base + offset) : .corrupt(at: base + offset, reason: "CRC mismatch")
+            // Bad frame: is there a valid one further on?
+            var next = offset + 1
+            var found: Int?
+            while next + overhead <= bytes.count {
+                if let payload = validFrame(bytes, at: next), plausible(payload) {
+                    found = next
+                    break
+                }
+                next += 1
             }
-            try body(payload, base + offset)
-            offset += overhead + length
+            guard let found else { return .tornTail(at: base + offset) }
+            damage.append(Damage(offset: base + offset, reason: "CRC mismatch or bad length (\(found - offset) bytes skipped)"))
+            offset = found
         }
         return .clean
     }
 
-    private static func isZeroTail(_ bytes: UnsafeRawBufferPointer, from: Int) -> Bool {
-        bytes[from...].allSatisfy { $0 == 0 }
+    /// Convenience for files that must be wholly valid: damage anywhere is a torn tail or an error.
+    static func scan(_ bytes: UnsafeRawBufferPointer, base: Int = 0,
+                     _ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws -> End {
+        var damage: [Damage] = []
+        let end = try scan(bytes, base: base, damage: &damage, body)
+        if let first = damage.first { return .tornTail(at: first.offset) }
+        return end
+    }
+
+    /// The payload of the frame at `offset` if its length fits and its CRC matches.
+    @inline(__always)
+    private static func validFrame(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UnsafeRawBufferPointer? {
+        guard bytes.count - offset >= overhead else { return nil }
+        let length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        guard length <= maximumPayload, bytes.count - offset - overhead >= length else { return nil }
+        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + overhead)..<(offset + overhead + length)])
+        let lengthCRC = crc32c(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 4)]))
+        return crc32c(payload, continuing: lengthCRC) == stored ? payload : nil
     }
 }

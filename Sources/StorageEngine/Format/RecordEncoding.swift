@@ -92,6 +92,12 @@ struct IngestRecord: Sendable {
         }
     }
 
+    /// Cheap check used when searching for the next record after damage: type byte, then a
+    /// machine id of 1–64 bytes.
+    static func isPlausiblePayload(_ payload: UnsafeRawBufferPointer) -> Bool {
+        payload.count >= 20 && payload[0] == recordType && (1...64).contains(payload[1])
+    }
+
     /// Decodes a WAL payload; every field is bounds-checked.
     init(decoding r: inout ByteReader) throws {
         let type = try r.read(UInt8.self)

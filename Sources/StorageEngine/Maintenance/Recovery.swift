@@ -13,7 +13,7 @@ extension StoreWriter {
             do {
                 let bytes = try FileSystem.readFile(manifestPath, name: FileNames.manifest)
                 return try bytes.withUnsafeBytes { (raw) in try Manifest(decoding: raw) }
-            } catch let error as StorageError where error.code != .io {
+            } catch let error as StorageError where error.code != .io && error.code != .unsupportedFormat {
                 logger.error("manifest damaged, rebuilding from segment files", metadata: ["error": "\(error)"])
                 problems.append(error)
             }
@@ -28,7 +28,7 @@ extension StoreWriter {
             let fileName = FileNames.segment(id)
             guard let file = try? FileHandle.open(directory + "/" + fileName, name: fileName, create: false, readOnly: true),
                   let prefix = try? file.read(at: 0, count: SegmentPartition.dataStart),
-                  let partition = try? prefix.withUnsafeBytes({ (raw) in
+                  let partition = try? prefix.withUnsafeBytes({ (raw) throws in
                       try SegmentPartition(decodingSegmentPrefix: raw, file: fileName)
                   })
             else {
@@ -54,15 +54,19 @@ extension StoreWriter {
             do {
                 let file = try FileHandle.open(path(segmentName), name: segmentName, create: false)
                 let size = try file.size
-                _ = try file.read(at: 0, count: SegmentPartition.dataStart).withUnsafeBytes { (raw) in
+                _ = try file.read(at: 0, count: SegmentPartition.dataStart).withUnsafeBytes { (raw) throws in
                     try SegmentPartition(decodingSegmentPrefix: raw, file: segmentName)
                 }
                 let segment = Segment(id: info.id, partitionStart: info.partitionStart, file: file)
                 var entries: [IndexEntry]
                 var rewriteIndex = false
+                var indexDamaged = false
                 do {
                     entries = try loadIndex(id: info.id, segmentSize: size)
+                } catch let error as StorageError where error.code == .unsupportedFormat {
+                    throw error
                 } catch {
+                    indexDamaged = true
                     // A damaged index is rebuilt from the blocks, which carry everything it holds.
                     logger.error("segment index damaged, rebuilding it", metadata: ["segment.id": "\(FileNames.segmentName(info.id))", "error": "\(error)"])
                     problems.append(StorageError.wrap(error))
@@ -83,13 +87,19 @@ extension StoreWriter {
                         rewriteIndex = true
                     }
                 }
-                if size > end {
+                if size > end && !indexDamaged {
+                    // The index was intact, so these bytes can only be a block write that a crash
+                    // interrupted before its index entry existed: its records are in the WAL.
                     logger.info("truncating unindexed segment tail", metadata: ["segment.id": "\(FileNames.segmentName(info.id))", "bytes": "\(size - end)"])
                     try file.truncate(to: end)
+                } else if size > end {
+                    // After index damage nothing proves these bytes worthless: keep them, append after them.
+                    end = size
                 }
-                let indexFile = try FileHandle.open(path(indexName), name: indexName, create: true)
+                var indexFile = try FileHandle.open(path(indexName), name: indexName, create: true)
                 var indexSize = try indexFile.size
                 if rewriteIndex {
+                    // A fresh index under a temporary name, renamed over the old one.
                     var bytes = FileHeader(kind: .index, number: UInt64(info.id)).encoded()
                     var w = ByteWriter()
                     for e in entries {
@@ -97,9 +107,14 @@ extension StoreWriter {
                         e.encode(into: &w)
                         ChecksummedFrame.append(w.bytes, to: &bytes)
                     }
-                    try indexFile.truncate(to: 0)
-                    try indexFile.write(bytes, at: 0)
-                    try indexFile.sync()
+                    let temporary = indexName + ".tmp"
+                    let fresh = try FileHandle.open(path(temporary), name: temporary, create: true)
+                    try fresh.truncate(to: 0)
+                    try fresh.write(bytes, at: 0)
+                    try fresh.sync()
+                    try FileSystem.rename(path(temporary), path(indexName))
+                    try FileSystem.syncDirectory(path(FileNames.segmentDirectory))
+                    indexFile = try FileHandle.open(path(indexName), name: indexName, create: false)
                     indexSize = Int64(bytes.count)
                 }
                 segments[info.id] = SegmentWriter(segment: segment, index: indexFile, segmentSize: end, indexSize: indexSize)
@@ -127,22 +142,24 @@ extension StoreWriter {
         let end = try bytes.withUnsafeBytes { (raw) -> ChecksummedFrame.End in
             do {
                 _ = try FileHeader(decoding: raw, expected: .index, file: name)
+            } catch let error as StorageError where error.code == .unsupportedFormat && raw.count >= FileHeader.size {
+                throw error
             } catch {
                 throw StorageError(.corruptIndex, StorageError.wrap(error).message, file: name, offset: 0)
             }
-            return try ChecksummedFrame.scan(UnsafeRawBufferPointer(rebasing: raw[FileHeader.size...]), base: FileHeader.size) {
-                (payload, offset) in
+            var damage: [ChecksummedFrame.Damage] = []
+            let end = try ChecksummedFrame.scan(UnsafeRawBufferPointer(rebasing: raw[FileHeader.size...]), base: FileHeader.size, damage: &damage) {
+                (payload, offset) throws in
                 var r = ByteReader(payload, context: name, fileOffset: Int64(offset + ChecksummedFrame.overhead), code: .corruptIndex)
                 entries.append(try IndexEntry(decoding: &r))
             }
+            if let first = damage.first {
+                throw StorageError(.corruptIndex, "\(first.reason) in \(name) at offset \(first.offset)", file: name, offset: Int64(first.offset))
+            }
+            return end
         }
         var validEnd = bytes.count
-        switch end {
-        case .clean: break
-        case .tornTail(let at): validEnd = at
-        case .corrupt(let at, let reason):
-            throw StorageError(.corruptIndex, "\(reason) in \(name) at offset \(at)", file: name, offset: Int64(at))
-        }
+        if case .tornTail(let at) = end { validEnd = at }
         // Blocks are fsynced before their index entries are written, so an entry pointing past
         // the segment's end means the segment lost bytes after the fact: report the loss.
         if let firstBad = entries.firstIndex(where: { $0.offset < Int64(SegmentPartition.dataStart) || $0.offset + Int64($0.length) > segmentSize }) {
@@ -184,7 +201,7 @@ extension StoreWriter {
                 let total = Int64(prefix.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) })
                 guard total > Int64(BlockHeader.prefixSize), offset + total <= size else { break }
                 let bytes = try segment.file.read(at: offset, count: Int(total))
-                let scalars = try bytes.withUnsafeBytes { (raw) in
+                let scalars = try bytes.withUnsafeBytes { (raw) throws in
                     try BlockScalars(decoding: raw, name: segment.name, fileOffset: offset, needFrames: true)
                 }
                 let headerLength = Int(bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) })
@@ -207,8 +224,13 @@ extension StoreWriter {
                                           channels: summaries))
                 offset += total
             } catch {
+                // A damaged block: report it and step over it by its (unchecksummed) length; if that
+                // lands on garbage, the next decode fails and the walk ends there.
                 problems.append(StorageError.wrap(error))
-                break
+                guard let prefix = try? segment.file.read(at: offset, count: 4) else { break }
+                let total = Int64(prefix.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) })
+                guard total > Int64(BlockHeader.prefixSize), offset + total <= size else { break }
+                offset += total
             }
         }
         return entries
@@ -234,29 +256,38 @@ extension StoreWriter {
             let name = FileNames.wal(n)
             let bytes = try FileSystem.readFile(path(name), name: name)
             var records: [IngestRecord] = []
+            var damage: [ChecksummedFrame.Damage] = []
+            var undecodable: [ChecksummedFrame.Damage] = []
             let end: ChecksummedFrame.End
             do {
-                end = try bytes.withUnsafeBytes { (raw) in
+                end = try bytes.withUnsafeBytes { (raw) throws in
                     _ = try FileHeader(decoding: raw, expected: .wal, file: name)
-                    return try ChecksummedFrame.scan(UnsafeRawBufferPointer(rebasing: raw[FileHeader.size...]), base: FileHeader.size) {
-                        (payload, offset) in
+                    return try ChecksummedFrame.scan(UnsafeRawBufferPointer(rebasing: raw[FileHeader.size...]), base: FileHeader.size,
+                                                     damage: &damage, plausible: IngestRecord.isPlausiblePayload) {
+                        (payload, offset) throws in
                         var r = ByteReader(payload, context: name, fileOffset: Int64(offset + ChecksummedFrame.overhead), code: .corruptLog)
-                        records.append(try IngestRecord(decoding: &r))
+                        do {
+                            records.append(try IngestRecord(decoding: &r))
+                        } catch {
+                            undecodable.append(ChecksummedFrame.Damage(offset: offset, reason: "undecodable record (\(error))"))
+                        }
                     }
                 }
+            } catch let error as StorageError where error.code == .unsupportedFormat && bytes.count >= FileHeader.size {
+                throw error
             } catch {
-                let e = StorageError.wrap(error)
-                end = .corrupt(at: Int(e.offset ?? 0), reason: e.message)
+                // The header itself is damaged: nothing in the file can be trusted.
+                end = .clean
+                damage.append(ChecksummedFrame.Damage(offset: 0, reason: StorageError.wrap(error).message))
             }
-            switch end {
-            case .clean:
-                break
-            case .tornTail(let at):
+            damage += undecodable
+            if case .tornTail(let at) = end {
                 logger.info("discarding torn WAL tail", metadata: ["wal.number": "\(n)", "offset": "\(at)", "bytes": "\(bytes.count - at)"])
-            case .corrupt(let at, let reason):
+            }
+            if let first = damage.first {
                 // Keep the evidence: the file is renamed rather than deleted by the next checkpoint.
-                let problem = StorageError(.corruptLog, "\(reason) in \(name) at offset \(at); records after it were not replayed (file kept as \(name).corrupt)",
-                                           file: name, offset: Int64(at))
+                let problem = StorageError(.corruptLog, "\(first.reason) in \(name) at offset \(first.offset); \(damage.count) damaged record(s) skipped, \(records.count) replayed (file kept as \(name).corrupt)",
+                                           file: name, offset: Int64(first.offset))
                 logger.error("WAL damaged", metadata: ["wal.number": "\(n)", "error": "\(problem)"])
                 state.withLock { $0.report(problem) }
                 try? FileSystem.rename(path(name), path(name) + ".corrupt")
@@ -281,14 +312,39 @@ extension StoreWriter {
         return restored
     }
 
-    /// Deletes segment files that the manifest does not list (left by an interrupted creation or retention).
+    /// Deletes segment files that the manifest does not list, when they are provably dead: a
+    /// segment whose creation a crash interrupted (its id was never recorded, so it never
+    /// received a block) and the files of a partition that retention had already removed from
+    /// the manifest. Anything else not in the manifest (say, a segment left out of a rebuilt
+    /// manifest because its header was damaged) is reported and left alone.
     func removeOrphanSegments() throws {
         let known = Set(manifest.segments.map(\.id))
+        let horizon = configuration.retention.map { configuration.now().nanoseconds &- $0.nanoseconds }
         for name in try FileSystem.list(path(FileNames.segmentDirectory)) {
+            if name.hasSuffix(".tmp") {
+                try FileSystem.remove(path(FileNames.segmentDirectory + "/" + name))
+                continue
+            }
             let id = FileNames.parseSegment(name) ?? (name.hasSuffix(".idx") ? UInt32(name.dropLast(4)) : nil)
-            if let id, !known.contains(id) {
+            guard let id, !known.contains(id) else { continue }
+            var dead = id >= manifest.nextSegmentID
+            if !dead, let horizon,
+               let file = try? FileHandle.open(path(FileNames.segment(id)), name: name, create: false, readOnly: true),
+               let prefix = try? file.read(at: 0, count: SegmentPartition.dataStart),
+               let partition = try? prefix.withUnsafeBytes({ try SegmentPartition(decodingSegmentPrefix: $0, file: name) }) {
+                dead = partition.start &+ partition.duration <= horizon
+            }
+            if !dead && name.hasSuffix(".idx") && !FileSystem.exists(path(FileNames.segment(id))) {
+                dead = true  // an index without its segment holds nothing
+            }
+            if dead {
                 logger.info("removing orphan segment file", metadata: ["file": "\(name)"])
                 try FileSystem.remove(path(FileNames.segmentDirectory + "/" + name))
+            } else if name.hasSuffix(".seg") {
+                state.withLock {
+                    $0.report(StorageError(.corruptManifest, "segment file \(FileNames.segment(id)) is not in the manifest and was left alone; to adopt it, stop the store and delete MANIFEST (it is rebuilt from the segment files)",
+                                           file: FileNames.segment(id)))
+                }
             }
         }
     }

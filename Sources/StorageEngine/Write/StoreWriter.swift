@@ -37,6 +37,11 @@ final class StoreWriter: @unchecked Sendable {
     /// Decoded timestamps of recently checked blocks, for duplicate checks below a machine's newest sealed record.
     private var blockTimestampCache: [BlockKey: Set<Int64>] = [:]
 
+    /// The most encoded frame bytes in one block (a block's lengths are 32-bit).
+    static let blockByteBudget = 256 << 20
+    /// WAL size right after the last checkpoint (the unsealed records copied forward).
+    var walSizeAfterCheckpoint: Int64 = 0
+
     struct BlockKey: Hashable {
         var segment: UInt32
         var offset: Int64
@@ -108,7 +113,9 @@ final class StoreWriter: @unchecked Sendable {
         for (p, r) in zip(batch, results) { p.continuation.resume(returning: r) }
 
         sealFullHeads()
-        if walSize >= Int64(configuration.walFileSize) {
+        // Rotate when the file has grown by walFileSize since the checkpoint, so that large heads
+        // copied forward cannot make every commit checkpoint again.
+        if walSize - walSizeAfterCheckpoint >= Int64(configuration.walFileSize) {
             do { try checkpoint() } catch { report(error, "checkpoint failed") }
         }
     }
@@ -196,6 +203,16 @@ final class StoreWriter: @unchecked Sendable {
                 var records = head.values.sorted { $0.timestamp < $1.timestamp }
                 while records.count >= blockSize || (all && !records.isEmpty) {
                     var chunk = Array(records.prefix(blockSize))
+                    // A block stays well inside its 32-bit lengths, and its channel count inside 16 bits.
+                    var bytes = 0
+                    var names = Set<String>()
+                    if let cut = chunk.indices.first(where: { i in
+                        bytes += chunk[i].frame?.bytes.count ?? 0
+                        for c in chunk[i].channels { names.insert(c.name) }
+                        return i > 0 && (bytes > Self.blockByteBudget || names.count > 4096)
+                    }) {
+                        chunk = Array(chunk[..<cut])
+                    }
                     // A block never spans two partitions.
                     let partition = manifest.partitionStart(of: chunk[0].timestamp)
                     if let cut = chunk.firstIndex(where: { manifest.partitionStart(of: $0.timestamp) != partition }) {
@@ -207,6 +224,9 @@ final class StoreWriter: @unchecked Sendable {
             }
         }
         guard !planned.isEmpty else { return }
+        // Sizes before this round, to undo a partly written round: a retry must not find the
+        // same records twice.
+        var before: [UInt32: (segment: Int64, index: Int64)] = [:]
         do {
             var written: [(MachineID, BlockRef, [Int64])] = []
             var touched: [UInt32: SegmentWriter] = [:]
@@ -215,6 +235,7 @@ final class StoreWriter: @unchecked Sendable {
             var blockBytes: Int64 = 0
             for (id, chunk) in planned {
                 let writer = try segmentWriter(forPartition: manifest.partitionStart(of: chunk[0].timestamp))
+                if before[writer.segment.id] == nil { before[writer.segment.id] = (writer.segmentSize, writer.indexSize) }
                 var (bytes, entry) = BlockBuilder.build(chunk)
                 entry.offset = writer.segmentSize
                 try writer.segment.file.write(bytes, at: writer.segmentSize)
@@ -253,6 +274,13 @@ final class StoreWriter: @unchecked Sendable {
             }
         } catch {
             // The records stay in their heads and in the WAL: nothing is lost, sealing is retried later.
+            for (id, sizes) in before {
+                guard let writer = segments[id] else { continue }
+                try? writer.segment.file.truncate(to: sizes.segment)
+                try? writer.index.truncate(to: sizes.index)
+                writer.segmentSize = sizes.segment
+                writer.indexSize = sizes.index
+            }
             report(error, "sealing blocks failed")
         }
     }
@@ -320,6 +348,7 @@ final class StoreWriter: @unchecked Sendable {
         wal = file
         walNumber = number
         walSize = Int64(buffer.count)
+        walSizeAfterCheckpoint = walSize
         walDirty = false
         for old in (try? FileSystem.list(path(FileNames.walDirectory))) ?? [] {
             if let n = FileNames.parseWAL(old), n < number { try? FileSystem.remove(path(FileNames.walDirectory + "/" + old)) }

@@ -1,0 +1,42 @@
+// swift-tools-version: 6.2
+// Sinter's benchmarks: package-benchmark suites and the store report (compression, ingest,
+// query latency, restart). A separate package so that `make test` never builds them.
+import PackageDescription
+
+let package = Package(
+    name: "SinterBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: "../"),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        // `swift package benchmark`: codec, ingest and query micro-benchmarks with allocation counts.
+        .executableTarget(
+            name: "StoreBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "StorageEngine", package: "Sinter"),
+                .product(name: "SyntheticData", package: "Sinter"),
+                .product(name: "TelemetryModel", package: "Sinter"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/StoreBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // `swift run -c release store-report`: the table in the README, measured in one run, and JSON.
+        .executableTarget(
+            name: "store-report",
+            dependencies: [
+                .product(name: "StorageEngine", package: "Sinter"),
+                .product(name: "SyntheticData", package: "Sinter"),
+                .product(name: "TelemetryModel", package: "Sinter"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/StoreReport"
+        ),
+    ]
+)
