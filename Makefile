@@ -4,7 +4,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 SOAK_KILLS ?= 300
 
-.PHONY: all build test deps soak bench bench-quick demo clean help
+.PHONY: all build test deps soak bench report demo clean help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -28,8 +28,13 @@ soak: deps ## Crash soak: SOAK_KILLS SIGKILLs of an ingesting child, verifying t
 	swift build -c release --product sinter-store
 	.build/release/sinter-store crash-soak --kills $(SOAK_KILLS) --directory /tmp/sinter-soak
 
-bench: deps ## Store benchmarks (package-benchmark, release) and the comparison table
-	cd Benchmarks && swift package --allow-writing-to-package-directory benchmark
+bench: deps ## package-benchmark suites (codec, durable append, range queries; release, with allocation counts)
+	cd Benchmarks && swift package --disable-sandbox benchmark
+
+report: deps ## The store report quoted in README (compression, ingest, queries, restart, memory after 10 GB), table + JSON
+	cd Benchmarks && swift build -c release --product store-report
+	mkdir -p Benchmarks/Results
+	Benchmarks/.build/release/store-report --gigabytes $${GIGABYTES:-10} --json Benchmarks/Results/store-report.json | tee Benchmarks/Results/store-report.md
 
 demo: build ## Build and run the pipeline on the embedded store (grows with later issues)
 	swift run sinter-store demo --directory Storage/data

@@ -192,6 +192,7 @@ public final class TelemetryStore: Sendable {
         try await onWriter { [state] writer in
             state.withLock { $0.isClosed = true }
             if writer.walDirty { try writer.syncWAL() }
+            try writer.flushIndexes()
             writer.wal = nil
         }
         // Appends that queued before the close flag was seen are failed, not left hanging.

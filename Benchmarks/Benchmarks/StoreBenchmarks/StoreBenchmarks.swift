@@ -25,7 +25,7 @@ let benchmarks: @Sendable () -> Void = {
         for i in benchmark.scaledIterations { blackHole(try FrameCompression.decode(encoded[i % encoded.count], width: 100, height: 100)) }
     }
 
-    Benchmark("durable append, 32 frames per call", configuration: .init(maxDuration: .seconds(5), maxIterations: 2_000)) { benchmark, store in
+    Benchmark("durable append, 32 frames per call", configuration: .init(maxDuration: .seconds(5), maxIterations: 2_000)) { (benchmark: Benchmark, store: TelemetryStore) in
         var sequence = 0
         for _ in benchmark.scaledIterations {
             let records = (0..<32).map { k in
@@ -36,32 +36,32 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try await store.append(records))
         }
     } setup: {
-        let path = NSTemporaryDirectory() + "sinter-bench-append-\(UUID().uuidString)"
+        // A fixed scratch path, emptied first (package-benchmark's teardown gets no context).
+        let path = NSTemporaryDirectory() + "sinter-bench-append"
+        try? FileManager.default.removeItem(atPath: path)
         return try TelemetryStore.open(at: path, logger: quiet)
-    } teardown: { store in
-        try await store.close()
-        try? FileManager.default.removeItem(atPath: store.directory)
     }
 
-    Benchmark("100-record range query (statistics only)") { benchmark, context in
+    Benchmark("100-record range query (statistics only)") { (benchmark: Benchmark, context: (TelemetryStore, [Timestamp])) in
         let (store, timestamps) = context
         for i in benchmark.scaledIterations {
             blackHole(try store.records(machine: try MachineID("dmls-01"), from: timestamps[(i * 37) % (timestamps.count - 100)], to: .max, limit: 100))
         }
-    } setup: { try await queryStore(frames) } teardown: { context in try await context.0.close() }
+    } setup: { try await queryStore(frames, name: "q\(Int.random(in: 0..<1_000_000))") }
 
-    Benchmark("100-record range query with frames") { benchmark, context in
+    Benchmark("100-record range query with frames") { (benchmark: Benchmark, context: (TelemetryStore, [Timestamp])) in
         let (store, timestamps) = context
         for i in benchmark.scaledIterations {
             blackHole(try store.records(machine: try MachineID("dmls-01"), from: timestamps[(i * 37) % (timestamps.count - 100)], to: .max,
                                         limit: 100, includeFrames: true))
         }
-    } setup: { try await queryStore(frames) } teardown: { context in try await context.0.close() }
+    } setup: { try await queryStore(frames, name: "q\(Int.random(in: 0..<1_000_000))") }
 }
 
 /// A store with 4,096 frames of one machine, sealed.
-func queryStore(_ frames: [ThermalFrame]) async throws -> (TelemetryStore, [Timestamp]) {
-    let path = NSTemporaryDirectory() + "sinter-bench-query-\(UUID().uuidString)"
+func queryStore(_ frames: [ThermalFrame], name: String) async throws -> (TelemetryStore, [Timestamp]) {
+    let path = NSTemporaryDirectory() + "sinter-bench-" + name
+    try? FileManager.default.removeItem(atPath: path)
     var configuration = StoreConfiguration()
     configuration.durability = .relaxed(syncInterval: .milliseconds(100))
     let store = try TelemetryStore.open(at: path, configuration: configuration, logger: quiet)

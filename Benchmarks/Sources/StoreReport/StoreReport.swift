@@ -19,6 +19,7 @@ struct StoreReport: AsyncParsableCommand {
     @Option(help: "Concurrent writers in the ingest runs.") var writers = 8
     @Option(help: "Frames per append call in the ingest runs.") var batch = 32
     @Option(help: "Raw gigabytes ingested before measuring restart time and memory (0 skips).") var gigabytes = 4.0
+    @Option(help: "fsync interval of the relaxed ingest run, ms.") var relaxedSyncMilliseconds = 100
     @Option(help: "Scratch directory (deleted before and after).") var directory = "/tmp/sinter-store-report"
     @Option(help: "Write the results as JSON to this file.") var json: String?
 
@@ -144,7 +145,7 @@ struct StoreReport: AsyncParsableCommand {
         let path = directory + "/ingest-\(mode)"
         try? FileManager.default.removeItem(atPath: path)
         var configuration = StoreConfiguration()
-        if mode == "relaxed" { configuration.durability = .relaxed(syncInterval: .milliseconds(100)) }
+        if mode == "relaxed" { configuration.durability = .relaxed(syncInterval: .milliseconds(relaxedSyncMilliseconds)) }
         let store = try TelemetryStore.open(at: path, configuration: configuration, logger: quiet)
         let perWriter = ingestFrames / writers
         let batch = self.batch

@@ -204,6 +204,14 @@ extension StoreWriter {
                 let scalars = try bytes.withUnsafeBytes { (raw) throws in
                     try BlockScalars(decoding: raw, name: segment.name, fileOffset: offset, needFrames: true)
                 }
+                // Every frame must check out too: replay trusts an indexed block and drops the WAL copies of its records.
+                for case let location? in scalars.frames {
+                    let ok = bytes.withUnsafeBytes { crc32c(UnsafeRawBufferPointer(rebasing: $0[location.offset..<(location.offset + location.length)])) == location.crc }
+                    guard ok else {
+                        throw StorageError(.corruptBlock, "CRC mismatch in a frame in segment \(FileNames.segmentName(segment.id)) at offset \(offset + Int64(location.offset))",
+                                           file: segment.name, offset: offset + Int64(location.offset))
+                    }
+                }
                 let headerLength = Int(bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) })
                 let areaStart = BlockHeader.prefixSize + headerLength
                 let framesOffset = scalars.header.columns.first { $0.kind == .frames }.map { areaStart + Int($0.offset) } ?? Int(total)

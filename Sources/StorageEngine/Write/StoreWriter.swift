@@ -41,6 +41,10 @@ final class StoreWriter: @unchecked Sendable {
     static let blockByteBudget = 256 << 20
     /// WAL size right after the last checkpoint (the unsealed records copied forward).
     var walSizeAfterCheckpoint: Int64 = 0
+    /// Index entries of sealed blocks not yet durable, by segment.
+    var pendingIndexEntries: [UInt32: [IndexEntry]] = [:]
+    /// Sealed blocks that may wait for their index entries before a flush is forced.
+    static let indexFlushBlocks = 64
 
     struct BlockKey: Hashable {
         var segment: UInt32
@@ -246,21 +250,9 @@ final class StoreWriter: @unchecked Sendable {
                 blockBytes += Int64(bytes.count)
                 rawFrameBytes += chunk.reduce(0) { $0 + Int64($1.frame.map { Int($0.width) * Int($0.height) * 4 } ?? 0) }
             }
-            // Block bytes are durable before any index entry points at them.
-            for writer in touched.values { try writer.segment.file.sync() }
-            for (segmentID, list) in entries {
-                let writer = touched[segmentID]!
-                var buffer: [UInt8] = []
-                var w = ByteWriter()
-                for e in list {
-                    w.bytes.removeAll(keepingCapacity: true)
-                    e.encode(into: &w)
-                    ChecksummedFrame.append(w.bytes, to: &buffer)
-                }
-                try writer.index.write(buffer, at: writer.indexSize)
-                writer.indexSize += Int64(buffer.count)
-                try writer.index.sync()
-            }
+            // Readers see the blocks at once; their index entries become durable in batches
+            // (flushIndexes), always before a checkpoint lets the WAL forget these records.
+            for (segmentID, list) in entries { pendingIndexEntries[segmentID, default: []].append(contentsOf: list) }
             state.withLock { s in
                 var byMachine: [MachineID: [BlockRef]] = [:]
                 for (id, ref, timestamps) in written {
@@ -282,6 +274,37 @@ final class StoreWriter: @unchecked Sendable {
                 writer.indexSize = sizes.index
             }
             report(error, "sealing blocks failed")
+            return
+        }
+        if pendingIndexEntries.values.reduce(0, { $0 + $1.count }) >= Self.indexFlushBlocks {
+            // On failure the entries stay pending (the WAL still holds their records) and are retried.
+            do { try flushIndexes() } catch { report(error, "index flush failed") }
+        }
+    }
+
+    /// Makes sealed blocks durable and indexes them: fsync their segments, then append their
+    /// index entries and fsync the indexes. Until this runs, the blocks' records are also in the
+    /// WAL, and a crash only leaves unindexed bytes at segment ends for the next open to index
+    /// again or cut off.
+    func flushIndexes() throws {
+        guard !pendingIndexEntries.isEmpty else { return }
+        for id in pendingIndexEntries.keys {
+            guard let writer = segments[id] else { continue }
+            try writer.segment.file.sync()
+        }
+        for (id, list) in pendingIndexEntries.sorted(by: { $0.key < $1.key }) {
+            guard let writer = segments[id] else { continue }
+            var buffer: [UInt8] = []
+            var w = ByteWriter()
+            for e in list {
+                w.bytes.removeAll(keepingCapacity: true)
+                e.encode(into: &w)
+                ChecksummedFrame.append(w.bytes, to: &buffer)
+            }
+            try writer.index.write(buffer, at: writer.indexSize)
+            writer.indexSize += Int64(buffer.count)
+            try writer.index.sync()
+            pendingIndexEntries[id] = nil
         }
     }
 
@@ -322,6 +345,7 @@ final class StoreWriter: @unchecked Sendable {
     /// Sealed records are durable in their segments and unsealed ones are copied forward, so
     /// after this the older WAL files hold nothing that is needed.
     func checkpoint() throws {
+        try flushIndexes()
         let number = max(walNumber + 1, manifest.walStart)
         let name = FileNames.wal(number)
         // Written under a temporary name and renamed, so a crash never leaves a half-made WAL file.
@@ -385,6 +409,7 @@ final class StoreWriter: @unchecked Sendable {
             }
         }
         for info in doomed {
+            pendingIndexEntries[info.id] = nil
             segments[info.id] = nil
             segmentByPartition[info.partitionStart] = nil
             try FileSystem.remove(path(FileNames.index(info.id)))
