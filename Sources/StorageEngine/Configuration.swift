@@ -30,9 +30,12 @@ public struct StoreConfiguration: Sendable {
     /// Length of a time partition (one segment file per partition). Used when a store is
     /// created; an existing store keeps its own. Default 1 day.
     public var partitionDuration: Duration = .seconds(86_400)
-    /// Partitions whose end is older than this are deleted by ``TelemetryStore/applyRetention()``
-    /// and at open. `nil` (the default) keeps everything.
+    /// Partitions whose end is older than this are deleted: at open, every
+    /// `retentionCheckInterval` while the store is open, and by ``TelemetryStore/applyRetention()``.
+    /// `nil` (the default) keeps everything.
     public var retention: Duration? = nil
+    /// How often an open store applies `retention`. Default 1 minute.
+    public var retentionCheckInterval: Duration = .seconds(60)
     /// A WAL file is rotated (checkpointed) when it grows past this many bytes. Bounds replay
     /// time on open. Default 64 MiB.
     public var walFileSize: Int = 64 << 20
@@ -50,6 +53,9 @@ public struct StoreConfiguration: Sendable {
         }
         guard groupCommitWindow <= .milliseconds(10), groupCommitWindow >= .zero else {
             throw StorageError(.invalidArgument, "groupCommitWindow must be 0-10 ms")
+        }
+        guard retentionCheckInterval >= .milliseconds(1) else {
+            throw StorageError(.invalidArgument, "retentionCheckInterval must be at least 1 ms")
         }
         guard walFileSize >= 4096 else { throw StorageError(.invalidArgument, "walFileSize must be at least 4096 bytes") }
         return self

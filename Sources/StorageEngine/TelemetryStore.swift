@@ -93,6 +93,7 @@ public final class TelemetryStore: Sendable {
         if let retention = configuration.retention {
             _ = try writer.dropPartitions(endingBefore: configuration.now().nanoseconds &- retention.nanoseconds)
         }
+        if configuration.retention != nil { store.scheduleRetention() }
         logger.info("store opened", metadata: [
             "store.directory": "\(directory)", "store.blocks": "\(refs.count)", "wal.restored": "\(restored)",
             "open.ms": "\(Double(monotonicNanoseconds() - started) / 1e6)",
@@ -185,6 +186,20 @@ public final class TelemetryStore: Sendable {
         guard let retention = configuration.retention else { return 0 }
         let horizon = configuration.now().nanoseconds &- retention.nanoseconds
         return try await onWriter { writer in try writer.dropPartitions(endingBefore: horizon).count }
+    }
+
+    /// Applies retention every `retentionCheckInterval` on the writer queue until the store closes.
+    private func scheduleRetention() {
+        let ns = configuration.retentionCheckInterval.nanoseconds
+        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(min(ns, Int64(Int.max))))) { [weak self] in
+            guard let self, let retention = self.configuration.retention, !self.state.withLock({ $0.isClosed }) else { return }
+            do {
+                _ = try self.writer.dropPartitions(endingBefore: self.configuration.now().nanoseconds &- retention.nanoseconds)
+            } catch {
+                self.writer.report(error, "retention failed")
+            }
+            self.scheduleRetention()
+        }
     }
 
     /// Finishes pending appends, syncs the WAL and closes the store. Later calls fail with `.closed`.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import StorageEngine
 import TelemetryModel
@@ -172,6 +173,34 @@ struct StoreTests {
         try await reopened.close()
     }
 
+    @Test func retentionRunsByItselfWhileTheStoreIsOpen() async throws {
+        let dir = TemporaryDirectory()
+        let hour: Int64 = 3_600_000_000_000
+        let t0: Int64 = 1_800_000_000 * 1_000_000_000 / hour * hour
+        let clock = Clock(now: t0 + hour)
+        let store = try openStore(dir) {
+            $0.partitionDuration = .seconds(3600)
+            $0.retention = .seconds(2 * 3600)
+            $0.retentionCheckInterval = .milliseconds(5)
+            $0.blockSize = 4
+            $0.now = { clock.now }
+        }
+        try await store.append((0..<20).map { i in
+            TelemetryRecord(machineID: machine("a"), timestamp: Timestamp(nanoseconds: t0 + Int64(i / 4) * hour + Int64(i % 4)))
+        })
+        #expect(store.statistics().segments == 5)
+        clock.set(t0 + 6 * hour)   // partitions ending at or before t0 + 4 h expire
+        // Wait for the condition itself, bounded at 5 s.
+        var waited = 0
+        while store.statistics().segments > 1 && waited < 1_000 {
+            try await Task.sleep(for: .milliseconds(5))
+            waited += 1
+        }
+        #expect(store.statistics().segments == 1)
+        #expect(try store.records(machine: machine("a")).count == 4)
+        try await store.close()
+    }
+
     @Test func readersRunWhileIngestGoesOn() async throws {
         let dir = TemporaryDirectory()
         let store = try openStore(dir)
@@ -258,8 +287,10 @@ struct StoreTests {
 
 /// A clock that tests set by hand.
 final class Clock: Sendable {
-    let now: Timestamp
-    init(now: Int64) { self.now = Timestamp(nanoseconds: now) }
+    private let value: Mutex<Int64>
+    init(now: Int64) { value = Mutex(now) }
+    var now: Timestamp { Timestamp(nanoseconds: value.withLock { $0 }) }
+    func set(_ ns: Int64) { value.withLock { $0 = ns } }
 }
 
 extension TelemetryRecord {

@@ -1,4 +1,4 @@
-// A sealed column block: the records of one machine, 64–256 of them, column by column.
+// A sealed column block: the records of one machine (blockSize of them, 128 by default), column by column.
 // Format: Storage/Format/segment.md ("Block").
 import TelemetryModel
 

@@ -5,7 +5,7 @@
 /// ```
 /// <store>/LOCK                 advisory lock (flock) held by the open store
 /// <store>/MANIFEST             the segment list and WAL start            (manifest.md)
-/// <store>/MANIFEST.tmp         a manifest being written; ignored on open
+/// <store>/MANIFEST.tmp         a manifest being written; deleted on open
 /// <store>/wal/00000001.wal     write-ahead log files, numbered            (wal.md)
 /// <store>/wal/00000002.wal.tmp a WAL file a checkpoint is writing; deleted on open
 /// <store>/wal/00000001.wal.corrupt  a damaged WAL file kept for inspection
