@@ -270,8 +270,11 @@ public final class TelemetryStore: Sendable {
     public func records(machine: MachineID, from: Timestamp = .min, to: Timestamp = .max, limit: Int = 1000,
                         order: Order = .ascending, includeFrames: Bool = false) throws -> [TelemetryRecord] {
         var out: [TelemetryRecord] = []
-        guard limit > 0 else { return out }
-        try forEachRecord(machine: machine, from: from, to: to, order: order, includeFrames: includeFrames) { r in
+        guard limit > 0, from <= to, let snap = snapshot(machine, from: from.nanoseconds, to: to.nanoseconds) else { return out }
+        var scan = RangeScan(blocks: snap.blocks, head: snap.head, from: from.nanoseconds, to: to.nanoseconds,
+                             descending: order == .descending, includeFrames: includeFrames)
+        scan.limit = limit
+        try scan.forEach { r in
             out.append(r)
             return out.count < limit
         }

@@ -129,7 +129,9 @@ extension StoreCommand {
             if let seed { soak.seed = seed }
             print("crash soak: \(kills) kills, seed \(soak.seed), directory \(directory)")
             let report = try await soak.run { r in
-                if r.kills % 10 == 0 || r.kills == kills { print("  \(r.summary)") }
+                if r.kills % 10 == 0 || r.kills == kills {
+                    FileHandle.standardOutput.write(Data("  \(r.summary)\n".utf8))
+                }
             }
             print(report.summary)
             for f in report.failures { print("FAILURE: \(f)") }

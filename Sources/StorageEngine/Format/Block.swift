@@ -3,7 +3,7 @@
 import TelemetryModel
 
 /// The column kinds of a block.
-enum ColumnKind: UInt8 {
+enum ColumnKind: UInt8, Sendable {
     case timestamps = 1
     case kind = 2
     case state = 3
@@ -12,12 +12,12 @@ enum ColumnKind: UInt8 {
 }
 
 /// How a column's bytes are stored.
-enum ColumnEncoding: UInt8 {
+enum ColumnEncoding: UInt8, Sendable {
     case plain = 0
     case lz4 = 1
 }
 
-struct ColumnDescriptor: Equatable {
+struct ColumnDescriptor: Equatable, Sendable {
     var kind: ColumnKind
     var name: String
     var encoding: ColumnEncoding
@@ -30,7 +30,7 @@ struct ColumnDescriptor: Equatable {
 }
 
 /// The header of a block, which says where every column is.
-struct BlockHeader {
+struct BlockHeader: Sendable {
     static let version: UInt8 = 1
     /// Bytes before the header: total length u32, header length u32, header CRC u32.
     static let prefixSize = 12
@@ -246,7 +246,7 @@ enum BlockBuilder {
 }
 
 /// The decoded scalar part of a block: everything but the frames.
-struct BlockScalars {
+struct BlockScalars: Sendable {
     var header: BlockHeader
     var timestamps: [Int64]
     var kinds: [String]
@@ -256,7 +256,7 @@ struct BlockScalars {
     /// Per record: (width, height, offset in the block, length, crc) of its frame, if any.
     var frames: [FrameLocation?]
 
-    struct FrameLocation {
+    struct FrameLocation: Sendable {
         var width: UInt16
         var height: UInt16
         /// Offset of the encoded frame from the start of the block.

@@ -1,8 +1,9 @@
 // Reading sealed blocks with pread: the scalar prefix for statistics, the whole block for frames.
+import Dispatch
 import TelemetryModel
 
 /// A block read from disk, with its bytes kept for frame decoding.
-final class LoadedBlock {
+final class LoadedBlock: Sendable {
     let ref: BlockRef
     let scalars: BlockScalars
     /// The whole block when frames were requested, else nil.
@@ -70,8 +71,10 @@ struct RangeScan {
     let to: Int64
     let descending: Bool
     let includeFrames: Bool
+    /// At most this many records are wanted: frames beyond it are never decoded.
+    var limit: Int = .max
 
-    private enum Item {
+    private enum Item: Sendable {
         case head(IngestRecord)
         case block(LoadedBlock, Int)
 
@@ -92,22 +95,23 @@ struct RangeScan {
         var pending: [Item] = head.filter { $0.timestamp >= from && $0.timestamp <= to }.map { .head($0) }
         sortPending(&pending)
         var next = 0
+        var delivered = 0
         while true {
             // Records that no later block can precede may go out now.
             let bound: Int64? = next < ordered.count
                 ? (descending ? ordered[next].entry.maxTimestamp : ordered[next].entry.minTimestamp) : nil
-            var emitted = 0
+            var ready = 0
             for item in pending {
                 if let bound, descending ? item.timestamp <= bound : item.timestamp >= bound { break }
-                let record: TelemetryRecord
-                switch item {
-                case .head(let r): record = try r.telemetryRecord(includeFrame: includeFrames)
-                case .block(let b, let i): record = try b.record(at: i, includeFrame: includeFrames)
-                }
-                emitted += 1
+                ready += 1
+            }
+            ready = min(ready, limit - delivered)
+            for record in try materialize(pending[..<ready]) {
+                delivered += 1
                 guard try body(record) else { return }
             }
-            pending.removeFirst(emitted)
+            pending.removeFirst(ready)
+            guard delivered < limit else { return }
             guard next < ordered.count else { return }
             let block = try BlockReading.load(ordered[next], needFrames: includeFrames)
             next += 1
@@ -118,7 +122,34 @@ struct RangeScan {
         }
     }
 
+    /// Turns items into records; frames are decoded on all cores when there are several.
+    private func materialize(_ items: ArraySlice<Item>) throws -> [TelemetryRecord] {
+        let includeFrames = self.includeFrames
+        let make: @Sendable (Item) throws -> TelemetryRecord = { item in
+            switch item {
+            case .head(let r): return try r.telemetryRecord(includeFrame: includeFrames)
+            case .block(let b, let i): return try b.record(at: i, includeFrame: includeFrames)
+            }
+        }
+        guard includeFrames, items.count >= 4 else { return try items.map(make) }
+        let list = Array(items)
+        let results = UnsafeMutableBufferPointer<Result<TelemetryRecord, any Error>?>.allocate(capacity: list.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        let shared = UnsafeSendable(results)
+        DispatchQueue.concurrentPerform(iterations: list.count) { i in
+            shared.value[i] = Result { try make(list[i]) }
+        }
+        return try results.map { try $0!.get() }
+    }
+
     private func sortPending(_ items: inout [Item]) {
         if descending { items.sort { $0.timestamp > $1.timestamp } } else { items.sort { $0.timestamp < $1.timestamp } }
     }
+}
+
+/// Hands a buffer to `concurrentPerform`, whose iterations write disjoint elements.
+private struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
