@@ -6,6 +6,7 @@ import Foundation
 import Logging
 public import StorageEngine
 import Synchronization
+import SyntheticData
 public import TelemetryModel
 
 /// Runs the crash-kill-verify loop against a `sinter-store` executable.
@@ -48,7 +49,7 @@ public struct CrashSoak: Sendable {
     /// Runs the soak; `progress` is called after each kill with the report so far.
     public func run(progress: (Report) -> Void = { _ in }) async throws -> Report {
         var report = Report()
-        var rng = SplitMix(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var next = 0  // first sequence the next child writes
         var acknowledgedEnd = 0  // every sequence below this was acknowledged by some child
         var verifiedEnd = 0  // every sequence below this was verified in full once

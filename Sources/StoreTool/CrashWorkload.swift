@@ -1,6 +1,7 @@
 // A deterministic workload for crash testing: record k of machine m is always the same bytes,
 // so a parent process can check, after killing the writer, that every acknowledged record is
 // present and bit-identical.
+import SyntheticData
 public import TelemetryModel
 
 /// Deterministic records for crash tests and soaks.
@@ -26,7 +27,7 @@ public struct CrashWorkload: Sendable {
     public func record(sequence: Int) -> TelemetryRecord {
         let m = sequence % machines
         let machine = try! MachineID("crash-\(m)")
-        var rng = SplitMix(seed: UInt64(sequence) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        var rng = SeededRandom(seed: UInt64(sequence) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
         var channels: [String: Float] = ["power_kw": Float(Int(rng.next() % 5000)) / 100]
         if sequence % 2 == 0 { channels["vibration_mm_s"] = Float(Int(rng.next() % 900)) / 100 }
         var frame: ThermalFrame?
@@ -46,19 +47,6 @@ public struct CrashWorkload: Sendable {
         let states = ["idle", "printing", "printing", "anomaly"]
         return TelemetryRecord(machineID: machine, timestamp: Timestamp(nanoseconds: baseNanoseconds + Int64(sequence) * spacingNanoseconds),
                                kind: "dmls", channels: channels, state: states[sequence % 4], frame: frame)
-    }
-}
-
-/// A small, fast, seedable generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -1,6 +1,7 @@
 import Testing
 @testable import StorageEngine
 import StoreTool
+import SyntheticData
 import TelemetryModel
 
 /// Random records through the whole store — WAL, head, sealed blocks, reopen — come back bit-identical.
@@ -11,16 +12,7 @@ struct RoundTripPropertyTests {
         .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNormalMagnitude,
     ]
 
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias Generator = SeededRandom
 
     static func randomValue(_ g: inout Generator) -> Float {
         switch Int.random(in: 0..<10, using: &g) {
@@ -56,7 +48,7 @@ struct RoundTripPropertyTests {
 
     @Test(arguments: [1, 2, 3, 4])
     func randomRecordsRoundTripBitIdentical(seed: UInt64) async throws {
-        var g = Generator(state: seed)
+        var g = Generator(seed: seed)
         let dir = TemporaryDirectory()
         var expected: [RecordID: TelemetryRecord] = [:]
         var store = try openStore(dir) { $0.blockSize = Int.random(in: 1...40, using: &g) }

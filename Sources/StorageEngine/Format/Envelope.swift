@@ -94,6 +94,16 @@ enum ChecksummedFrame {
         payload.withUnsafeBytes { append($0, to: &out) }
     }
 
+    /// Appends one frame per item, its payload written by `encode`.
+    static func append<S: Sequence>(_ items: S, to out: inout [UInt8], encode: (S.Element, inout ByteWriter) -> Void) {
+        var w = ByteWriter()
+        for item in items {
+            w.bytes.removeAll(keepingCapacity: true)
+            encode(item, &w)
+            append(w.bytes, to: &out)
+        }
+    }
+
     /// How a scan of frames ended.
     enum End: Equatable {
         /// Every byte was a valid frame.

@@ -101,12 +101,7 @@ extension StoreWriter {
                 if rewriteIndex {
                     // A fresh index under a temporary name, renamed over the old one.
                     var bytes = FileHeader(kind: .index, number: UInt64(info.id)).encoded()
-                    var w = ByteWriter()
-                    for e in entries {
-                        w.bytes.removeAll(keepingCapacity: true)
-                        e.encode(into: &w)
-                        ChecksummedFrame.append(w.bytes, to: &bytes)
-                    }
+                    ChecksummedFrame.append(entries, to: &bytes) { $0.encode(into: &$1) }
                     let temporary = indexName + ".tmp"
                     let fresh = try FileHandle.open(path(temporary), name: temporary, create: true)
                     try fresh.truncate(to: 0)
@@ -172,14 +167,9 @@ extension StoreWriter {
             logger.error("segment truncated", metadata: ["segment.id": "\(FileNames.segmentName(id))", "error": "\(problem)"])
             state.withLock { $0.report(problem) }
             entries.removeSubrange(firstBad...)
-            var w = ByteWriter()
-            var size = FileHeader.size
-            for e in entries {
-                w.bytes.removeAll(keepingCapacity: true)
-                e.encode(into: &w)
-                size += ChecksummedFrame.overhead + w.count
-            }
-            validEnd = min(validEnd, size)
+            var kept: [UInt8] = []
+            ChecksummedFrame.append(entries, to: &kept) { $0.encode(into: &$1) }
+            validEnd = min(validEnd, FileHeader.size + kept.count)
         }
         if validEnd < bytes.count {
             let file = try FileHandle.open(path(name), name: name, create: false)

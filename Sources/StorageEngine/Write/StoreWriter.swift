@@ -128,12 +128,7 @@ final class StoreWriter: @unchecked Sendable {
         guard let wal else { throw StorageError(.closed, "the store is closed") }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(records.reduce(0) { $0 + 128 + ($1.frame?.bytes.count ?? 0) })
-        var w = ByteWriter(capacity: 0)
-        for r in records {
-            w.bytes.removeAll(keepingCapacity: true)
-            r.encode(into: &w)
-            ChecksummedFrame.append(w.bytes, to: &buffer)
-        }
+        ChecksummedFrame.append(records, to: &buffer) { $0.encode(into: &$1) }
         let start = walSize
         do {
             try wal.write(buffer, at: start)
@@ -295,12 +290,7 @@ final class StoreWriter: @unchecked Sendable {
         for (id, list) in pendingIndexEntries.sorted(by: { $0.key < $1.key }) {
             guard let writer = segments[id] else { continue }
             var buffer: [UInt8] = []
-            var w = ByteWriter()
-            for e in list {
-                w.bytes.removeAll(keepingCapacity: true)
-                e.encode(into: &w)
-                ChecksummedFrame.append(w.bytes, to: &buffer)
-            }
+            ChecksummedFrame.append(list, to: &buffer) { $0.encode(into: &$1) }
             try writer.index.write(buffer, at: writer.indexSize)
             writer.indexSize += Int64(buffer.count)
             try writer.index.sync()
@@ -354,12 +344,7 @@ final class StoreWriter: @unchecked Sendable {
         try file.truncate(to: 0)
         var buffer = FileHeader(kind: .wal, number: number).encoded()
         let heads = state.withLock { s in s.machines.values.flatMap { $0.head.values } }
-        var w = ByteWriter()
-        for r in heads.sorted(by: { $0.timestamp < $1.timestamp }) {
-            w.bytes.removeAll(keepingCapacity: true)
-            r.encode(into: &w)
-            ChecksummedFrame.append(w.bytes, to: &buffer)
-        }
+        ChecksummedFrame.append(heads.sorted(by: { $0.timestamp < $1.timestamp }), to: &buffer) { $0.encode(into: &$1) }
         try file.write(buffer, at: 0)
         try file.sync()
         try FileSystem.rename(path(temporary), path(name))
