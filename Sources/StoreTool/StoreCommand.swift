@@ -3,6 +3,7 @@ public import ArgumentParser
 import Foundation
 import Logging
 import StorageEngine
+import SyntheticData
 import TelemetryModel
 
 /// `sinter-store`: inspect, verify and crash-test a Sinter store directory.
@@ -141,23 +142,68 @@ extension StoreCommand {
 
     struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Fill a store with a small synthetic fleet and print what it holds and where to look.")
+            abstract: "Fill a store with a small synthetic fleet, query it, and print what it holds and where to look.",
+            discussion: "Two DMLS printers (100 x 100 thermal frames, power, vibration) and two FDM printers (nozzle and bed temperature, filament flow, state), one record per second each, appended after whatever the store already holds.")
         @OptionGroup var store: StoreOptions
-        @Option(help: "Records per machine.") var records = 512
+        @Option(help: "Simulated seconds of data per machine.") var seconds = 600
+
+        func validate() throws {
+            guard (1...1_000_000).contains(seconds) else { throw ValidationError("--seconds must be 1-1000000") }
+        }
 
         func run() async throws {
             let s = try store.open()
-            let workload = CrashWorkload(machines: 4, frameSide: 100)
-            let base = s.statistics().records
-            print("writing \(records * 4) records with 100 x 100 frames to \(s.directory) …")
-            for chunk in stride(from: 0, to: records * 4, by: 64) {
-                try await s.append((chunk..<min(chunk + 64, records * 4)).map { workload.record(sequence: base + $0) })
+            let dmls = try [MachineID("dmls-01"), MachineID("dmls-02")]
+            let fdm = try [MachineID("fdm-01"), MachineID("fdm-02")]
+            // Continue after the newest record, so that running the demo twice adds data.
+            let newest = s.machines().map(\.lastTimestamp.nanoseconds).max()
+            let start = (newest ?? Timestamp.now.nanoseconds - Int64(seconds) * 1_000_000_000) + 1_000_000_000
+            let fields = dmls.indices.map { ThermalFieldGenerator(noiseSigma: 0.2, decimals: 2, seed: UInt64($0 + 1)) }
+            var rng = SeededRandom(seed: 7)
+            let states = ["idle", "printing", "printing", "printing", "anomaly", "printing"]
+            print("writing \(seconds) s of a 4-printer fleet to \(s.directory) …")
+            for second in 0..<seconds {
+                let t = Timestamp(nanoseconds: start + Int64(second) * 1_000_000_000)
+                var batch: [TelemetryRecord] = []
+                for (k, id) in dmls.enumerated() {
+                    batch.append(TelemetryRecord(
+                        machineID: id, timestamp: t, kind: "dmls",
+                        channels: [ChannelName.powerKW: Float(Int(300 + rng.next() % 60)) / 100,
+                                   ChannelName.vibrationMMS: Float(Int(40 + rng.next() % 30)) / 100],
+                        frame: try ThermalFrame(values: fields[k].frame(at: second))))
+                }
+                for id in fdm {
+                    let state = states[(second / 60) % states.count]
+                    let hot: Float = state == "anomaly" ? 12 : 0
+                    batch.append(TelemetryRecord(
+                        machineID: id, timestamp: t, kind: "fdm",
+                        channels: [ChannelName.nozzleTempC: 210 + hot + Float(Int(rng.next() % 20)) / 10,
+                                   ChannelName.bedTempC: 60 + Float(Int(rng.next() % 10)) / 10,
+                                   ChannelName.filamentFlow: state == "idle" ? 0 : Float(Int(90 + rng.next() % 10)) / 100],
+                        state: state))
+                }
+                try await s.append(batch)
             }
             try await s.flush()
             let stats = s.statistics()
-            print("\(stats.records) records in \(stats.blocks) blocks; segments \(stats.segmentBytes) bytes; frames compressed \(String(format: "%.2f", Double(stats.counters.sealedFrameRawBytes) / Double(max(1, stats.counters.sealedBlockBytes))))x")
+            print("")
+            print("machine   kind  records  first … last")
+            for m in s.machines() {
+                print("\(m.id.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(m.kind.padding(toLength: 5, withPad: " ", startingAt: 0)) \(String(m.recordCount).padding(toLength: 8, withPad: " ", startingAt: 0)) \(m.firstTimestamp) … \(m.lastTimestamp)")
+            }
+            if let latest = try s.latest(machine: dmls[0], includeFrame: true), let frame = latest.frame, let st = frame.statistics() {
+                print("\nlatest dmls-01 frame at \(latest.timestamp): \(frame.width) x \(frame.height), min \(st.min) °C, max \(st.max) °C, mean \(String(format: "%.2f", st.mean)) °C")
+            }
+            let end = Timestamp(nanoseconds: start + Int64(seconds) * 1_000_000_000)
+            let buckets = try s.series(machine: dmls[0], channel: ChannelName.frameMax, from: Timestamp(nanoseconds: start), to: end,
+                                       step: .seconds(max(1, seconds / 5)))
+            print("dmls-01 frame_max per \(max(1, seconds / 5)) s: " + buckets.map { String(format: "%.1f", $0.max) }.joined(separator: "  "))
+            let ratio = Double(stats.counters.sealedFrameRawBytes) / Double(max(1, stats.counters.sealedBlockBytes))
+            print("\n\(stats.records) records in \(stats.blocks) blocks, \(stats.segmentBytes / 1024) KiB of segments; frames compressed \(String(format: "%.2f", ratio))x")
             try await s.close()
-            print("look: .build/debug/sinter-store info --directory \(store.directory)")
+            print("\nlook: swift run sinter-store info --directory \(store.directory)")
+            print("      swift run sinter-store verify --directory \(store.directory)")
+            print("      (the HTTP server, dashboard and live pipeline come with the next issues)")
         }
     }
 }
