@@ -66,24 +66,44 @@ public struct FrameStatistics: Hashable, Sendable {
     }
 
     /// Computes the statistics of the finite values, or returns nil if there are none.
+    ///
+    /// Runs at ingest for every frame, so it works in 8-wide SIMD lanes (sums in Double, so the
+    /// result is as exact as a scalar Double loop).
     public init?(_ values: [Float]) {
-        var lo = Float.infinity, hi = -Float.infinity
-        var sum = 0.0, sumSquares = 0.0
-        var n = 0
+        var lo = SIMD8<Float>(repeating: .infinity), hi = SIMD8<Float>(repeating: -.infinity)
+        var sum = SIMD8<Double>(), sumSquares = SIMD8<Double>()
+        var count = SIMD8<Int32>()
+        var tailLo = Float.infinity, tailHi = -Float.infinity
+        var tailSum = 0.0, tailSquares = 0.0
+        var tailCount = 0
         values.withUnsafeBufferPointer { buffer in
-            for v in buffer where v.isFinite {
-                lo = Swift.min(lo, v)
-                hi = Swift.max(hi, v)
-                let d = Double(v)
+            guard let base = buffer.baseAddress else { return }
+            let chunks = buffer.count / 8
+            let raw = UnsafeRawPointer(base)
+            for i in 0..<chunks {
+                let v = raw.loadUnaligned(fromByteOffset: i * 32, as: SIMD8<Float>.self)
+                let finite = (v - v) .== SIMD8<Float>()   // NaN and ±inf give NaN
+                lo = lo.replacing(with: pointwiseMin(lo, v), where: finite)
+                hi = hi.replacing(with: pointwiseMax(hi, v), where: finite)
+                let d = SIMD8<Double>(v.replacing(with: 0, where: .!finite))
                 sum += d
                 sumSquares += d * d
-                n += 1
+                count &+= SIMD8<Int32>(repeating: 0).replacing(with: 1, where: finite)
+            }
+            for v in buffer[(chunks * 8)...] where v.isFinite {
+                tailLo = Swift.min(tailLo, v)
+                tailHi = Swift.max(tailHi, v)
+                tailSum += Double(v)
+                tailSquares += Double(v) * Double(v)
+                tailCount += 1
             }
         }
+        let n = Int(count.wrappedSum()) + tailCount
         guard n > 0 else { return nil }
-        let mean = sum / Double(n)
-        let variance = Swift.max(0, sumSquares / Double(n) - mean * mean)
-        self.init(min: lo, max: hi, mean: Float(mean), std: Float(variance.squareRoot()))
+        let mean = (sum.sum() + tailSum) / Double(n)
+        let variance = Swift.max(0, (sumSquares.sum() + tailSquares) / Double(n) - mean * mean)
+        self.init(min: Swift.min(lo.min(), tailLo), max: Swift.max(hi.max(), tailHi), mean: Float(mean),
+                  std: Float(variance.squareRoot()))
     }
 
     /// The statistics as the four `frame_*` channels.

@@ -59,4 +59,28 @@ struct ModelTests {
         #expect(a != b)
         #expect(throws: ModelError.self) { try ThermalFrame(width: 3, height: 3, values: [1]) }
     }
+
+    @Test func frameStatisticsMatchAPlainScalarComputation() throws {
+        var g = SystemRandomNumberGenerator()
+        let specials: [Float] = [.nan, .infinity, -.infinity, Float(bitPattern: 0x7FC0_1234), -0.0]
+        for _ in 0..<200 {
+            let n = Int.random(in: 1...300, using: &g)
+            let values = (0..<n).map { _ -> Float in
+                Int.random(in: 0..<20, using: &g) == 0 ? specials.randomElement(using: &g)! : Float.random(in: -50...120, using: &g)
+            }
+            let finite = values.filter(\.isFinite)
+            let s = FrameStatistics(values)
+            guard !finite.isEmpty else {
+                #expect(s == nil)
+                continue
+            }
+            let stats = try #require(s)
+            let mean = finite.reduce(0.0) { $0 + Double($1) } / Double(finite.count)
+            let variance = finite.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(finite.count)
+            #expect(stats.min == finite.min())
+            #expect(stats.max == finite.max())
+            #expect(abs(Double(stats.mean) - mean) <= 1e-4 * max(1, abs(mean)))
+            #expect(abs(Double(stats.std) - variance.squareRoot()) <= 1e-3 * max(1, variance.squareRoot()))
+        }
+    }
 }
