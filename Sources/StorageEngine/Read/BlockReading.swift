@@ -2,20 +2,19 @@
 import Dispatch
 import TelemetryModel
 
-/// A block read from disk, with its bytes kept for frame decoding.
+/// A block's scalar columns (and frame directory, when frames are wanted), read from disk.
+/// Frames are read one by one, only for the records a query returns.
 final class LoadedBlock: Sendable {
     let ref: BlockRef
     let scalars: BlockScalars
-    /// The whole block when frames were requested, else nil.
-    let bytes: [UInt8]?
 
-    init(ref: BlockRef, scalars: BlockScalars, bytes: [UInt8]?) {
+    init(ref: BlockRef, scalars: BlockScalars) {
         self.ref = ref
         self.scalars = scalars
-        self.bytes = bytes
     }
 
-    /// The record at `index`, with its frame decoded if `includeFrame` and the block was read whole.
+    /// The record at `index`, with its frame read and decoded if `includeFrame` (and the frame
+    /// directory was loaded).
     func record(at index: Int, includeFrame: Bool) throws -> TelemetryRecord {
         let s = scalars
         var channels: [String: Float] = [:]
@@ -25,13 +24,11 @@ final class LoadedBlock: Sendable {
         }
         var record = TelemetryRecord(machineID: s.header.machineID, timestamp: Timestamp(nanoseconds: s.timestamps[index]),
                                      kind: s.kinds[index], channels: channels, state: s.states[index])
-        if includeFrame, let location = s.frames[index], let bytes {
+        if includeFrame, let location = s.frames[index] {
             let name = ref.segment.name
             let fileOffset = ref.entry.offset + Int64(location.offset)
-            let frame: EncodedFrame = bytes.withUnsafeBytes { raw in
-                EncodedFrame(width: location.width, height: location.height,
-                             bytes: Array(raw[location.offset..<(location.offset + location.length)]))
-            }
+            let frame = EncodedFrame(width: location.width, height: location.height,
+                                     bytes: try ref.segment.file.read(at: fileOffset, count: location.length))
             guard crc32c(frame.bytes) == location.crc else {
                 throw StorageError(.corruptBlock, "CRC mismatch in a frame in segment \(FileNames.segmentName(ref.segment.id)) at offset \(fileOffset)",
                                    file: name, offset: fileOffset)
@@ -43,18 +40,19 @@ final class LoadedBlock: Sendable {
 }
 
 enum BlockReading {
-    /// Reads and decodes a block: only its scalar prefix unless `needFrames`.
+    /// Reads and decodes a block's scalar columns, and its frame directory if `needFrames`.
     static func load(_ ref: BlockRef, needFrames: Bool) throws -> LoadedBlock {
-        let length = needFrames && ref.entry.frameCount > 0 ? Int(ref.entry.length) : Int(ref.entry.scalarLength)
+        let withDirectory = needFrames && ref.entry.frameCount > 0
+        let length = withDirectory ? min(Int(ref.entry.length), Int(ref.entry.scalarLength) + ref.entry.count * 12) : Int(ref.entry.scalarLength)
         let bytes = try ref.segment.file.read(at: ref.entry.offset, count: length)
         let scalars = try bytes.withUnsafeBytes { (raw) throws in
-            try BlockScalars(decoding: raw, name: ref.segment.name, fileOffset: ref.entry.offset, needFrames: needFrames && ref.entry.frameCount > 0)
+            try BlockScalars(decoding: raw, name: ref.segment.name, fileOffset: ref.entry.offset, needFrames: withDirectory)
         }
         guard scalars.header.count == ref.entry.count, scalars.header.machineID == ref.entry.machineID else {
             throw StorageError(.corruptBlock, "block in segment \(FileNames.segmentName(ref.segment.id)) at offset \(ref.entry.offset) does not match its index entry",
                                file: ref.segment.name, offset: ref.entry.offset)
         }
-        return LoadedBlock(ref: ref, scalars: scalars, bytes: needFrames ? bytes : nil)
+        return LoadedBlock(ref: ref, scalars: scalars)
     }
 
     static func scalars(_ ref: BlockRef, needFrames: Bool) throws -> BlockScalars {
