@@ -79,21 +79,25 @@ final class StoreWriter: @unchecked Sendable {
         var results: [AppendResult] = []
         var accepted: [IngestRecord] = []
         var seen = Set<RecordID>()
-        let snapshot = state.withLock { $0.machines }
-        for p in batch {
-            var result = AppendResult(ids: [], duplicateCount: 0)
-            result.ids.reserveCapacity(p.records.count)
-            for r in p.records {
-                let id = RecordID(machineID: r.machineID, timestamp: Timestamp(nanoseconds: r.timestamp))
-                result.ids.append(id)
-                if seen.contains(id) || isStored(r, in: snapshot[r.machineID]) {
-                    result.duplicateCount += 1
-                } else {
-                    seen.insert(id)
-                    accepted.append(r)
+        // The snapshot is released before the heads are mutated below, so that the mutation
+        // does not copy every head (copy-on-write).
+        do {
+            let snapshot = state.withLock { $0.machines }
+            for p in batch {
+                var result = AppendResult(ids: [], duplicateCount: 0)
+                result.ids.reserveCapacity(p.records.count)
+                for r in p.records {
+                    let id = RecordID(machineID: r.machineID, timestamp: Timestamp(nanoseconds: r.timestamp))
+                    result.ids.append(id)
+                    if seen.contains(id) || isStored(r, in: snapshot[r.machineID]) {
+                        result.duplicateCount += 1
+                    } else {
+                        seen.insert(id)
+                        accepted.append(r)
+                    }
                 }
+                results.append(result)
             }
-            results.append(result)
         }
 
         if !accepted.isEmpty {
@@ -167,7 +171,8 @@ final class StoreWriter: @unchecked Sendable {
     func isStored(_ r: IngestRecord, in machine: MachineState?) -> Bool {
         guard let machine else { return false }
         if machine.head[r.timestamp] != nil { return true }
-        guard machine.count > machine.head.count, r.timestamp <= (machine.lastTimestamp ?? .min) else { return false }
+        // Not in the head: only a sealed block can hold it. In-order data never gets past this.
+        guard machine.sealedCount > 0, r.timestamp >= machine.sealedMin, r.timestamp <= machine.sealedMax else { return false }
         for block in machine.candidateBlocks(from: r.timestamp, to: r.timestamp) {
             let key = BlockKey(segment: block.segment.id, offset: block.entry.offset)
             if blockTimestampCache[key] == nil {
