@@ -54,6 +54,9 @@ public struct StoreConfiguration: Sendable {
         guard groupCommitWindow <= .milliseconds(10), groupCommitWindow >= .zero else {
             throw StorageError(.invalidArgument, "groupCommitWindow must be 0-10 ms")
         }
+        if let retention, retention <= .zero {
+            throw StorageError(.invalidArgument, "retention must be positive (nil keeps everything)")
+        }
         guard retentionCheckInterval >= .milliseconds(1) else {
             throw StorageError(.invalidArgument, "retentionCheckInterval must be at least 1 ms")
         }
@@ -63,9 +66,13 @@ public struct StoreConfiguration: Sendable {
 }
 
 extension Duration {
+    /// Whole nanoseconds, saturating at the ends of Int64 (about ±292 years) instead of wrapping.
     var nanoseconds: Int64 {
         let (s, a) = components
-        return s &* 1_000_000_000 &+ a / 1_000_000_000
+        let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return s < 0 ? .min : .max }
+        let (total, overflow2) = ns.addingReportingOverflow(a / 1_000_000_000)
+        return overflow2 ? (ns < 0 ? .min : .max) : total
     }
 }
 

@@ -217,4 +217,18 @@ struct CorruptionTests {
         #expect(error?.message.contains("version 2") == true)
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("MANIFEST")))[8] == 2)
     }
+
+    @Test func indexEntriesWrittenTwiceCountOnce() async throws {
+        let dir = TemporaryDirectory()
+        let records = try await sealedStore(dir)
+        // A flush retried after a failed fsync can leave the same entries twice.
+        let path = dir.file("segments/000001.idx")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try (bytes + bytes[FileHeader.size...]).write(to: URL(fileURLWithPath: path))
+        let store = try openStore(dir)
+        #expect(store.problems.isEmpty)
+        #expect(store.machines().reduce(0) { $0 + $1.recordCount } == records.count)
+        #expect(try store.records(machine: machine("a"), limit: 1000).count == 32)
+        try await store.close()
+    }
 }

@@ -12,6 +12,7 @@ struct StoreTests {
         let result = try await store.append(records)
         #expect(result.ids == records.map(\.id))
         #expect(result.duplicateCount == 0)
+        await store.writerBarrier()   // sealing follows the acknowledgement on the writer queue
         let stats = store.statistics()
         #expect(stats.blocks == 2)          // 40 records, blocks of 16: two sealed, 8 in the head
         #expect(stats.unsealedRecords == 8)
@@ -160,6 +161,7 @@ struct StoreTests {
                             channels: ["x": Float(i)])
         }
         try await store.append(records)
+        await store.writerBarrier()
         #expect(store.statistics().segments == 5)
         let dropped = try await store.applyRetention()
         #expect(dropped == 3)   // partitions ending at or before now - 2 h
@@ -171,6 +173,17 @@ struct StoreTests {
         let reopened = try openStore(dir) { $0.now = { clock.now } }
         #expect(try reopened.records(machine: machine("a")).count == 16)
         try await reopened.close()
+    }
+
+    @Test func hugeRetentionKeepsEverythingAndBadRetentionIsRefused() async throws {
+        let dir = TemporaryDirectory()
+        let store = try openStore(dir) { $0.retention = .seconds(Int64.max) }
+        try await store.append((0..<20).map { sampleRecord("a", $0, frame: false) })
+        #expect(try await store.applyRetention() == 0)
+        #expect(store.machine(machine("a"))?.recordCount == 20)
+        try await store.close()
+        let error = #expect(throws: StorageError.self) { try openStore(dir) { $0.retention = .zero } }
+        #expect(error?.code == .invalidArgument)
     }
 
     @Test func retentionRunsByItselfWhileTheStoreIsOpen() async throws {
@@ -188,6 +201,7 @@ struct StoreTests {
         try await store.append((0..<20).map { i in
             TelemetryRecord(machineID: machine("a"), timestamp: Timestamp(nanoseconds: t0 + Int64(i / 4) * hour + Int64(i % 4)))
         })
+        await store.writerBarrier()
         #expect(store.statistics().segments == 5)
         clock.set(t0 + 6 * hour)   // partitions ending at or before t0 + 4 h expire
         // Wait for the condition itself, bounded at 5 s.
@@ -265,6 +279,10 @@ struct StoreTests {
         try await store.close()
         let closed = await #expect(throws: StorageError.self) { try await store.append(sampleRecord("a", 0)) }
         #expect(closed?.code == .closed)
+        // Nothing else writes after close either: another process may own the directory by now.
+        await #expect(throws: StorageError.self) { try await store.flush() }
+        let reopened = try openStore(dir)   // the lock was released
+        try await reopened.close()
     }
 
     @Test func walRotationKeepsUnsealedRecords() async throws {
@@ -274,6 +292,7 @@ struct StoreTests {
             $0.blockSize = 64
         }
         try await store.append((0..<100).map { sampleRecord("a", $0, side: 16) })
+        await store.writerBarrier()
         let walFiles = try FileManager.default.contentsOfDirectory(atPath: dir.file("wal"))
         #expect(walFiles.count == 1)
         try await store.close()

@@ -40,17 +40,10 @@ struct ByteWriter {
     }
 
     mutating func write(bytes other: some Collection<UInt8>) { bytes.append(contentsOf: other) }
-
-    /// Overwrites a little-endian integer at `offset` (for lengths and checksums written last).
-    mutating func patch<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-        withUnsafeBytes(of: value.littleEndian) { raw in
-            for (i, b) in raw.enumerated() { bytes[offset + i] = b }
-        }
-    }
 }
 
 @inline(__always) func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
-@inline(__always) func unzigzag(_ v: UInt64) throws -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
+@inline(__always) func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
 
 /// Reads little-endian values from bytes, throwing — never trapping — when the bytes run out or
 /// do not make sense. Every decoder of an on-disk structure is written on top of this.
@@ -72,7 +65,6 @@ struct ByteReader {
     }
 
     var remaining: Int { base.count - position }
-    var isAtEnd: Bool { position >= base.count }
 
     func error(_ what: String) -> StorageError {
         StorageError(code, "\(what) in \(context) at offset \(fileOffset + Int64(position))",
@@ -127,7 +119,6 @@ struct ByteReader {
         return slice
     }
 
-    mutating func skip(_ n: Int) throws { _ = try readBytes(n) }
 }
 
 /// CRC-32C of `bytes`, continuing `crc`.

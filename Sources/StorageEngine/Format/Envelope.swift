@@ -141,7 +141,7 @@ enum ChecksummedFrame {
             var next = offset + 1
             var found: Int?
             while next + overhead <= bytes.count {
-                if let payload = validFrame(bytes, at: next), plausible(payload) {
+                if let payload = candidate(bytes, at: next), plausible(payload), hasValidCRC(bytes, at: next, payload: payload) {
                     found = next
                     break
                 }
@@ -166,12 +166,23 @@ enum ChecksummedFrame {
     /// The payload of the frame at `offset` if its length fits and its CRC matches.
     @inline(__always)
     private static func validFrame(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UnsafeRawBufferPointer? {
+        guard let payload = candidate(bytes, at: offset), hasValidCRC(bytes, at: offset, payload: payload) else { return nil }
+        return payload
+    }
+
+    /// The payload the length at `offset` describes, if it fits in `bytes`.
+    @inline(__always)
+    private static func candidate(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UnsafeRawBufferPointer? {
         guard bytes.count - offset >= overhead else { return nil }
         let length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
         guard length <= maximumPayload, bytes.count - offset - overhead >= length else { return nil }
+        return UnsafeRawBufferPointer(rebasing: bytes[(offset + overhead)..<(offset + overhead + length)])
+    }
+
+    @inline(__always)
+    private static func hasValidCRC(_ bytes: UnsafeRawBufferPointer, at offset: Int, payload: UnsafeRawBufferPointer) -> Bool {
         let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
-        let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + overhead)..<(offset + overhead + length)])
         let lengthCRC = crc32c(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 4)]))
-        return crc32c(payload, continuing: lengthCRC) == stored ? payload : nil
+        return crc32c(payload, continuing: lengthCRC) == stored
     }
 }

@@ -78,6 +78,12 @@ struct Manifest: Sendable, Equatable {
         try FileSystem.syncDirectory(directory)
     }
 
+    /// The end of the partition starting at `start` (exclusive), saturating at Int64.max.
+    func partitionEnd(of start: Int64) -> Int64 {
+        let (end, overflow) = start.addingReportingOverflow(partitionDuration)
+        return overflow ? .max : end
+    }
+
     /// The partition that `timestamp` falls in.
     func partitionStart(of timestamp: Int64) -> Int64 {
         let d = partitionDuration

@@ -99,6 +99,10 @@ extension StoreWriter {
                 var indexFile = try FileHandle.open(path(indexName), name: indexName, create: true)
                 var indexSize = try indexFile.size
                 if rewriteIndex {
+                    // The blocks the new index points at may so far live only in the page cache
+                    // (written by a writer that died before its index flush): make them durable
+                    // first, because replay will now drop the WAL copies of their records.
+                    try file.sync()
                     // A fresh index under a temporary name, renamed over the old one.
                     var bytes = FileHeader(kind: .index, number: UInt64(info.id)).encoded()
                     ChecksummedFrame.append(entries, to: &bytes) { $0.encode(into: &$1) }
@@ -155,6 +159,9 @@ extension StoreWriter {
         }
         var validEnd = bytes.count
         if case .tornTail(let at) = end { validEnd = at }
+        // An entry written twice (a flush retried after a failed fsync) counts once.
+        var offsets = Set<Int64>()
+        entries = entries.filter { offsets.insert($0.offset).inserted }
         // Blocks are fsynced before their index entries are written, so an entry pointing past
         // the segment's end means the segment lost bytes after the fact: report the loss.
         if let firstBad = entries.firstIndex(where: { $0.offset < Int64(SegmentPartition.dataStart) || $0.offset + Int64($0.length) > segmentSize }) {
@@ -196,6 +203,10 @@ extension StoreWriter {
                 }
                 // Every frame must check out too: replay trusts an indexed block and drops the WAL copies of its records.
                 for case let location? in scalars.frames {
+                    guard location.offset >= 0, location.offset + location.length <= bytes.count else {
+                        throw StorageError(.corruptBlock, "frame outside its block in segment \(FileNames.segmentName(segment.id)) at offset \(offset)",
+                                           file: segment.name, offset: offset)
+                    }
                     let ok = bytes.withUnsafeBytes { crc32c(UnsafeRawBufferPointer(rebasing: $0[location.offset..<(location.offset + location.length)])) == location.crc }
                     guard ok else {
                         throw StorageError(.corruptBlock, "CRC mismatch in a frame in segment \(FileNames.segmentName(segment.id)) at offset \(offset + Int64(location.offset))",
@@ -290,21 +301,18 @@ extension StoreWriter {
                 state.withLock { $0.report(problem) }
                 try? FileSystem.rename(path(name), path(name) + ".corrupt")
             }
-            let snapshot = state.withLock { $0.machines }
             var accepted: [IngestRecord] = []
-            var seen = Set<RecordID>()
-            for r in records {
-                let id = RecordID(machineID: r.machineID, timestamp: Timestamp(nanoseconds: r.timestamp))
-                if seen.contains(id) || isStored(r, in: snapshot[r.machineID]) { continue }
-                seen.insert(id)
-                accepted.append(r)
-            }
-            state.withLock { s in
-                for r in accepted {
-                    s.machines[r.machineID, default: MachineState(id: r.machineID)].head[r.timestamp] = r
-                    s.machines[r.machineID]!.kind = r.kind
+            do {
+                let snapshot = state.withLock { $0.machines }
+                var seen = Set<RecordID>()
+                for r in records {
+                    let id = RecordID(machineID: r.machineID, timestamp: Timestamp(nanoseconds: r.timestamp))
+                    if seen.contains(id) || isStored(r, in: snapshot[r.machineID]) { continue }
+                    seen.insert(id)
+                    accepted.append(r)
                 }
             }
+            state.withLock { s in for r in accepted { s.addToHead(r) } }
             restored += accepted.count
         }
         return restored
@@ -330,7 +338,7 @@ extension StoreWriter {
                let file = try? FileHandle.open(path(FileNames.segment(id)), name: name, create: false, readOnly: true),
                let prefix = try? file.read(at: 0, count: SegmentPartition.dataStart),
                let partition = try? prefix.withUnsafeBytes({ try SegmentPartition(decodingSegmentPrefix: $0, file: name) }) {
-                dead = partition.start &+ partition.duration <= horizon
+                dead = partition.start.addingReportingOverflow(partition.duration).overflow ? false : partition.start + partition.duration <= horizon
             }
             if !dead && name.hasSuffix(".idx") && !FileSystem.exists(path(FileNames.segment(id))) {
                 dead = true  // an index without its segment holds nothing

@@ -109,6 +109,13 @@ struct SharedState: Sendable {
     var problems: [StorageError] = []
     var counters = StoreCounters()
 
+    /// Puts a record in its machine's head; the machine's kind follows its newest record.
+    mutating func addToHead(_ r: IngestRecord) {
+        let newest = machines[r.machineID]?.lastTimestamp.map { r.timestamp >= $0 } ?? true
+        machines[r.machineID, default: MachineState(id: r.machineID)].head[r.timestamp] = r
+        if newest { machines[r.machineID]!.kind = r.kind }
+    }
+
     mutating func report(_ problem: StorageError) {
         problems.append(problem)
         if problems.count > 100 { problems.removeFirst(problems.count - 100) }

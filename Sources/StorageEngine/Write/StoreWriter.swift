@@ -108,10 +108,7 @@ final class StoreWriter: @unchecked Sendable {
                 return
             }
             state.withLock { s in
-                for r in accepted {
-                    s.machines[r.machineID, default: MachineState(id: r.machineID)].head[r.timestamp] = r
-                    s.machines[r.machineID]!.kind = r.kind
-                }
+                for r in accepted { s.addToHead(r) }
                 s.counters.recordsAppended += accepted.count
                 s.counters.duplicatesDropped += results.reduce(0) { $0 + $1.duplicateCount }
             }
@@ -230,7 +227,7 @@ final class StoreWriter: @unchecked Sendable {
         guard !planned.isEmpty else { return }
         // Sizes before this round, to undo a partly written round: a retry must not find the
         // same records twice.
-        var before: [UInt32: (segment: Int64, index: Int64)] = [:]
+        var before: [UInt32: Int64] = [:]
         do {
             var written: [(MachineID, BlockRef, [Int64])] = []
             var touched: [UInt32: SegmentWriter] = [:]
@@ -239,7 +236,7 @@ final class StoreWriter: @unchecked Sendable {
             var blockBytes: Int64 = 0
             for (id, chunk) in planned {
                 let writer = try segmentWriter(forPartition: manifest.partitionStart(of: chunk[0].timestamp))
-                if before[writer.segment.id] == nil { before[writer.segment.id] = (writer.segmentSize, writer.indexSize) }
+                if before[writer.segment.id] == nil { before[writer.segment.id] = writer.segmentSize }
                 var (bytes, entry) = BlockBuilder.build(chunk)
                 entry.offset = writer.segmentSize
                 try writer.segment.file.write(bytes, at: writer.segmentSize)
@@ -266,12 +263,10 @@ final class StoreWriter: @unchecked Sendable {
             }
         } catch {
             // The records stay in their heads and in the WAL: nothing is lost, sealing is retried later.
-            for (id, sizes) in before {
+            for (id, size) in before {
                 guard let writer = segments[id] else { continue }
-                try? writer.segment.file.truncate(to: sizes.segment)
-                try? writer.index.truncate(to: sizes.index)
-                writer.segmentSize = sizes.segment
-                writer.indexSize = sizes.index
+                try? writer.segment.file.truncate(to: size)
+                writer.segmentSize = size
             }
             report(error, "sealing blocks failed")
             return
@@ -296,9 +291,10 @@ final class StoreWriter: @unchecked Sendable {
             guard let writer = segments[id] else { continue }
             var buffer: [UInt8] = []
             ChecksummedFrame.append(list, to: &buffer) { $0.encode(into: &$1) }
+            // A failed write or sync leaves indexSize alone: the retry overwrites the same bytes.
             try writer.index.write(buffer, at: writer.indexSize)
-            writer.indexSize += Int64(buffer.count)
             try writer.index.sync()
+            writer.indexSize += Int64(buffer.count)
             pendingIndexEntries[id] = nil
         }
     }
@@ -323,7 +319,7 @@ final class StoreWriter: @unchecked Sendable {
         next.generation += 1
         next.nextSegmentID = id + 1
         next.segments.append(SegmentInfo(id: id, partitionStart: start))
-        try next.write(to: directory)
+        try writeManifest(next)
         manifest = next
         let writer = SegmentWriter(segment: Segment(id: id, partitionStart: start, file: segmentFile), index: indexFile,
                                    segmentSize: Int64(SegmentPartition.dataStart), indexSize: Int64(FileHeader.size))
@@ -357,7 +353,7 @@ final class StoreWriter: @unchecked Sendable {
         var next = manifest
         next.generation += 1
         next.walStart = number
-        try next.write(to: directory)
+        try writeManifest(next)
         manifest = next
         wal = file
         walNumber = number
@@ -374,23 +370,23 @@ final class StoreWriter: @unchecked Sendable {
 
     /// Deletes the partitions that ended before `horizon`; returns the segment ids removed.
     func dropPartitions(endingBefore horizon: Int64) throws -> [UInt32] {
-        let doomed = manifest.segments.filter { $0.partitionStart &+ manifest.partitionDuration <= horizon }
+        let doomed = manifest.segments.filter { manifest.partitionEnd(of: $0.partitionStart) <= horizon }
         // Unsealed records of expired partitions go too; the checkpoint below removes them (and
         // the dropped partitions' records) from the WAL, so that replay cannot bring them back.
         let headExpired = state.withLock { s in
-            s.machines.values.contains { m in m.head.keys.contains { manifest.partitionStart(of: $0) &+ manifest.partitionDuration <= horizon } }
+            s.machines.values.contains { m in m.head.keys.contains { manifest.partitionEnd(of: manifest.partitionStart(of: $0)) <= horizon } }
         }
         guard !doomed.isEmpty || headExpired else { return [] }
         state.withLock { s in
             for key in Array(s.machines.keys) {
-                s.machines[key]!.head = s.machines[key]!.head.filter { manifest.partitionStart(of: $0.key) &+ manifest.partitionDuration > horizon }
+                s.machines[key]!.head = s.machines[key]!.head.filter { manifest.partitionEnd(of: manifest.partitionStart(of: $0.key)) > horizon }
             }
         }
         let ids = Set(doomed.map(\.id))
         var next = manifest
         next.generation += 1
         next.segments.removeAll { ids.contains($0.id) }
-        try next.write(to: directory)
+        try writeManifest(next)
         manifest = next
         state.withLock { s in
             for key in Array(s.machines.keys) {
@@ -410,6 +406,19 @@ final class StoreWriter: @unchecked Sendable {
         blockTimestampCache.removeAll()
         try checkpoint()
         return doomed.map(\.id)
+    }
+
+    /// Writes a new manifest. If that fails, the disk may already hold it (the rename happened but
+    /// the directory fsync failed) while memory does not: the store then accepts no more writes
+    /// until it is reopened, as after a failed WAL fsync.
+    func writeManifest(_ next: Manifest) throws {
+        do {
+            try next.write(to: directory)
+        } catch {
+            failure = StorageError(.io, "writing the manifest failed; the store accepts no more writes until reopened",
+                                   cause: StorageError.wrap(error))
+            throw error
+        }
     }
 
     func report(_ error: any Error, _ message: Logger.Message) {
