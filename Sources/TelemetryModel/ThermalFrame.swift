@@ -83,8 +83,9 @@ public struct FrameStatistics: Hashable, Sendable {
             for i in 0..<chunks {
                 let v = raw.loadUnaligned(fromByteOffset: i * 32, as: SIMD8<Float>.self)
                 let finite = (v - v) .== SIMD8<Float>()   // NaN and ±inf give NaN
-                lo = lo.replacing(with: pointwiseMin(lo, v), where: finite)
-                hi = hi.replacing(with: pointwiseMax(hi, v), where: finite)
+                // Compare-and-select (a NaN or ±inf lane never wins, as its `finite` lane is false).
+                lo.replace(with: v, where: finite .& (v .< lo))
+                hi.replace(with: v, where: finite .& (v .> hi))
                 let d = SIMD8<Double>(v.replacing(with: 0, where: .!finite))
                 sum += d
                 sumSquares += d * d
