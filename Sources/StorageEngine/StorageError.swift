@@ -37,6 +37,7 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         public static let locked = Code("locked")
     }
 
+    /// What kind of failure this is.
     public var code: Code
     /// What happened, naming file and offset where there is one.
     public var message: String

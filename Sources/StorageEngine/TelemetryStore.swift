@@ -24,6 +24,7 @@ import Glibc
 public final class TelemetryStore: Sendable {
     /// The store directory.
     public let directory: String
+    /// The configuration the store was opened with (validated).
     public let configuration: StoreConfiguration
     let logger: Logger
     let state: SharedStateBox
@@ -230,11 +231,15 @@ public final class TelemetryStore: Sendable {
 
     /// A machine as the store knows it.
     public struct MachineSummary: Sendable, Equatable {
+        /// The machine.
         public var id: MachineID
         /// The kind of the newest record.
         public var kind: String
+        /// Timestamp of the oldest stored record.
         public var firstTimestamp: Timestamp
+        /// Timestamp of the newest stored record.
         public var lastTimestamp: Timestamp
+        /// Records stored (sealed and unsealed; duplicates counted once).
         public var recordCount: Int
     }
 
@@ -308,8 +313,11 @@ public final class TelemetryStore: Sendable {
         public var start: Timestamp
         /// Finite values in the bucket.
         public var count: Int
+        /// Smallest finite value in the bucket.
         public var min: Float
+        /// Largest finite value in the bucket.
         public var max: Float
+        /// Mean of the finite values in the bucket.
         public var mean: Double
     }
 
@@ -372,18 +380,30 @@ public final class TelemetryStore: Sendable {
 
     /// Sizes and running totals of the store.
     public struct Statistics: Sendable {
+        /// Machines with at least one record.
         public var machines: Int
+        /// Records stored, sealed and unsealed.
         public var records: Int
+        /// Records still in the in-memory heads (and the WAL), not yet in blocks.
         public var unsealedRecords: Int
+        /// Sealed column blocks.
         public var blocks: Int
+        /// Segment files (time partitions) holding blocks.
         public var segments: Int
         /// Bytes of segment and index files on disk.
         public var segmentBytes: Int64
         /// Bytes of WAL files on disk.
         public var walBytes: Int64
+        /// Running totals since open (appends, duplicates, WAL bytes and fsyncs, sealed bytes).
         public var counters: StoreCounters
     }
 
+    /// Counts, sizes on disk and running totals; cheap enough for a metrics endpoint.
+    ///
+    /// ```swift
+    /// let s = store.statistics()
+    /// print("\(s.records) records, \(s.segmentBytes) bytes of segments")
+    /// ```
     public func statistics() -> Statistics {
         let (machines, records, unsealed, blocks, segments, counters) = state.withLock { s in
             var segmentIDs = Set<UInt32>()

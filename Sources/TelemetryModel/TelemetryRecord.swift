@@ -11,7 +11,9 @@
 ///     frame: try ThermalFrame(values: Array(repeating: 25, count: 10_000)))
 /// ```
 public struct TelemetryRecord: Sendable, Equatable {
+    /// The machine that produced the record.
     public var machineID: MachineID
+    /// When the sample was taken (UTC, nanoseconds).
     public var timestamp: Timestamp
     /// `dmls`, `fdm`, or free text (at most 64 bytes).
     public var kind: String
@@ -21,8 +23,10 @@ public struct TelemetryRecord: Sendable, Equatable {
     public var channels: [String: Float]
     /// `idle`, `printing`, `anomaly`, `error`, or free text (at most 64 bytes).
     public var state: String?
+    /// The thermal image, if the machine has a thermal camera (DMLS).
     public var frame: ThermalFrame?
 
+    /// A record; nothing is validated until ``validate()`` (which the store calls on append).
     public init(machineID: MachineID, timestamp: Timestamp, kind: String = "", channels: [String: Float] = [:],
                 state: String? = nil, frame: ThermalFrame? = nil) {
         self.machineID = machineID
@@ -88,6 +92,7 @@ public struct RecordID: Hashable, Sendable, CustomStringConvertible, Comparable 
         self.timestamp = timestamp
     }
 
+    /// Parses `machine@nanoseconds`, throwing a ``ModelError`` with field `id` otherwise.
     public init(parsing text: String) throws(ModelError) {
         let invalid = ModelError(code: "invalid_record_id",
                                  message: "record ids look like machine@nanoseconds (got \(MachineID.quoted(text)))",

@@ -13,11 +13,15 @@ public struct ThermalFrame: Sendable {
     /// The largest side accepted (frames are at most 4096 × 4096).
     public static let maximumSide = 4096
 
+    /// Columns (x).
     public let width: Int
+    /// Rows (y).
     public let height: Int
     /// `width * height` values, row after row.
     public var values: [Float]
 
+    /// Checks the size (1–4096 per side, `values.count == width * height`), throwing a
+    /// ``ModelError`` with field `temperature_data` otherwise.
     public init(width: Int = defaultWidth, height: Int = defaultHeight, values: [Float]) throws(ModelError) {
         guard (1...Self.maximumSide).contains(width), (1...Self.maximumSide).contains(height) else {
             throw ModelError(code: "invalid_frame_size",

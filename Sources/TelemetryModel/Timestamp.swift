@@ -12,11 +12,28 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Nanoseconds since the Unix epoch, UTC.
     public var nanoseconds: Int64
 
+    /// A timestamp from nanoseconds since the epoch.
     public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+    /// A timestamp from milliseconds since the epoch (wraps outside ±292 years).
     public init(milliseconds: Int64) { self.nanoseconds = milliseconds &* 1_000_000 }
-    public init(seconds: Double) { self.nanoseconds = Int64((seconds * 1e9).rounded()) }
+    /// A timestamp from seconds since the epoch, rounded to the nanosecond; saturates at
+    /// ``min`` and ``max`` (NaN gives the epoch) instead of trapping.
+    public init(seconds: Double) {
+        let ns = (seconds * 1e9).rounded()
+        if ns.isNaN {
+            nanoseconds = 0
+        } else if ns >= 9.223372036854775e18 {
+            nanoseconds = .max
+        } else if ns <= -9.223372036854775e18 {
+            nanoseconds = .min
+        } else {
+            nanoseconds = Int64(ns)
+        }
+    }
 
+    /// The earliest representable time (1677), for open-ended ranges.
     public static let min = Timestamp(nanoseconds: .min)
+    /// The latest representable time (2262), for open-ended ranges.
     public static let max = Timestamp(nanoseconds: .max)
 
     /// Milliseconds since the epoch (floor).
@@ -25,6 +42,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     public var seconds: Double { Double(nanoseconds) / 1e9 }
 
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.nanoseconds < b.nanoseconds }
+    /// This time moved by `n` nanoseconds (negative to go back).
     public func advanced(byNanoseconds n: Int64) -> Timestamp { Timestamp(nanoseconds: nanoseconds &+ n) }
 
     /// Parses RFC 3339 (`2026-11-21T10:00:00Z`, fractional seconds up to nanoseconds, `Z` or `±hh:mm`)

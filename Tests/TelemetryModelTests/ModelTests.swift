@@ -33,6 +33,10 @@ struct ModelTests {
             #expect(try Timestamp(parsing: t.rfc3339) == t)
         }
         #expect(Timestamp(nanoseconds: 1_795_255_200_250_000_000).rfc3339 == "2026-11-21T10:00:00.25Z")
+        #expect(Timestamp(seconds: 1.5).nanoseconds == 1_500_000_000)
+        #expect(Timestamp(seconds: 1e30) == .max)
+        #expect(Timestamp(seconds: -.infinity) == .min)
+        #expect(Timestamp(seconds: .nan).nanoseconds == 0)
     }
 
     @Test func recordIDsRoundTripAndRejectGarbage() throws {
