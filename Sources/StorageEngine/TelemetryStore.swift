@@ -245,18 +245,18 @@ public final class TelemetryStore: Sendable {
 
     /// Every machine with at least one record, sorted by id.
     public func machines() -> [MachineSummary] {
-        state.withLock { s in
-            s.machines.values.compactMap { m -> MachineSummary? in
-                guard let first = m.firstTimestamp, let last = m.lastTimestamp else { return nil }
-                return MachineSummary(id: m.id, kind: m.kind, firstTimestamp: Timestamp(nanoseconds: first),
-                                      lastTimestamp: Timestamp(nanoseconds: last), recordCount: m.count)
-            }
-        }.sorted { $0.id < $1.id }
+        state.withLock { s in s.machines.values.compactMap(Self.summary) }.sorted { $0.id < $1.id }
     }
 
     /// One machine's summary, or nil if it has no records.
     public func machine(_ id: MachineID) -> MachineSummary? {
-        machines().first { $0.id == id }
+        state.withLock { s in s.machines[id].flatMap(Self.summary) }
+    }
+
+    private static func summary(_ m: MachineState) -> MachineSummary? {
+        guard let first = m.firstTimestamp, let last = m.lastTimestamp else { return nil }
+        return MachineSummary(id: m.id, kind: m.kind, firstTimestamp: Timestamp(nanoseconds: first),
+                              lastTimestamp: Timestamp(nanoseconds: last), recordCount: m.count)
     }
 
     private func snapshot(_ machine: MachineID, from: Int64, to: Int64) -> (blocks: [BlockRef], head: [IngestRecord])? {

@@ -268,7 +268,8 @@ struct BlockScalars: Sendable {
     /// Decodes the header and the scalar columns from the first `scalarLength` bytes of a block
     /// (the frame directory too when `bytes` reaches that far). `name` and `fileOffset` place
     /// the block in its file for error messages.
-    init(decoding bytes: UnsafeRawBufferPointer, name: String, fileOffset: Int64, needFrames: Bool) throws {
+    init(decoding bytes: UnsafeRawBufferPointer, name: String, fileOffset: Int64, needFrames: Bool,
+         timestampsOnly: Bool = false) throws {
         var prefix = ByteReader(bytes, context: name, fileOffset: fileOffset, code: .corruptBlock)
         _ = try prefix.read(UInt32.self)
         let headerLength = try prefix.readLength(UInt32.self, limit: bytes.count, what: "block header length")
@@ -312,7 +313,7 @@ struct BlockScalars: Sendable {
         var channels: [(name: String, values: [Float?])] = []
         var frames: [FrameLocation?] = Array(repeating: nil, count: count)
         let context = "\(name) block at offset \(fileOffset)"
-        for c in header.columns {
+        for c in header.columns where !timestampsOnly || c.kind == .timestamps {
             switch c.kind {
             case .timestamps:
                 let raw = try column(c)

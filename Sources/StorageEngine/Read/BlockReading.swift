@@ -58,6 +58,16 @@ enum BlockReading {
     static func scalars(_ ref: BlockRef, needFrames: Bool) throws -> BlockScalars {
         try load(ref, needFrames: needFrames).scalars
     }
+
+    /// Only the timestamps of a block (the duplicate check needs nothing else): the other
+    /// columns are neither checksummed nor decompressed.
+    static func timestamps(_ ref: BlockRef) throws -> [Int64] {
+        let bytes = try ref.segment.file.read(at: ref.entry.offset, count: Int(ref.entry.scalarLength))
+        return try bytes.withUnsafeBytes { raw in
+            try BlockScalars(decoding: raw, name: ref.segment.name, fileOffset: ref.entry.offset, needFrames: false,
+                             timestampsOnly: true).timestamps
+        }
+    }
 }
 
 /// Walks the records of one machine in a time range in timestamp order, merging sealed blocks

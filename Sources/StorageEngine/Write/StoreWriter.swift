@@ -174,11 +174,11 @@ final class StoreWriter: @unchecked Sendable {
             let key = BlockKey(segment: block.segment.id, offset: block.entry.offset)
             if blockTimestampCache[key] == nil {
                 if blockTimestampCache.count > 256 { blockTimestampCache.removeAll() }
-                guard let scalars = try? BlockReading.scalars(block, needFrames: false) else {
+                guard let timestamps = try? BlockReading.timestamps(block) else {
                     // A damaged block: treat the record as new rather than lose it.
                     continue
                 }
-                blockTimestampCache[key] = Set(scalars.timestamps)
+                blockTimestampCache[key] = Set(timestamps)
             }
             if blockTimestampCache[key]!.contains(r.timestamp) { return true }
         }
