@@ -21,7 +21,8 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         public static let corruptIndex = Code("corrupt_index")
         /// The manifest is damaged; the store rebuilds it from the directory.
         public static let corruptManifest = Code("corrupt_manifest")
-        /// A write-ahead-log record is damaged in the middle of a log (not a torn tail).
+        /// A log record (a write-ahead-log record, an `alerts.log` entry) is damaged in the
+        /// middle of its log (not a torn tail).
         public static let corruptLog = Code("corrupt_log")
         /// Encoded frame or column bytes do not decode.
         public static let corruptData = Code("corrupt_data")
@@ -35,6 +36,10 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         public static let closed = Code("closed")
         /// Another process holds the store's lock.
         public static let locked = Code("locked")
+        /// The thing asked for does not exist (an unknown alert id).
+        public static let notFound = Code("not_found")
+        /// The request does not fit the current state (acknowledging a resolved alert).
+        public static let conflict = Code("conflict")
     }
 
     /// What kind of failure this is.

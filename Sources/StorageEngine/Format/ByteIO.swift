@@ -39,6 +39,13 @@ struct ByteWriter {
         bytes.append(contentsOf: utf8)
     }
 
+    /// A string of at most 65 535 bytes: u16 length, then UTF-8 (alert messages and notes).
+    mutating func writeLongString(_ s: String) {
+        let utf8 = Array(s.utf8.prefix(Int(UInt16.max)))
+        write(UInt16(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
     mutating func write(bytes other: some Collection<UInt8>) { bytes.append(contentsOf: other) }
 }
 
@@ -107,6 +114,13 @@ struct ByteReader {
 
     mutating func readShortString() throws -> String {
         let n = Int(try read(UInt8.self))
+        let bytes = try readBytes(n)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A u16 length, then that many bytes of UTF-8 (see ``ByteWriter/writeLongString(_:)``).
+    mutating func readLongString() throws -> String {
+        let n = Int(try read(UInt16.self))
         let bytes = try readBytes(n)
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -8,7 +8,8 @@
 /// | magic (8)      | version u16 | flags u16 | number u64 | crc32c u32   |
 /// +----------------+-------------+-----------+------------+--------------+
 /// ```
-/// The CRC covers the first 20 bytes. `number` is the WAL file number or the segment id.
+/// The CRC covers the first 20 bytes. `number` is the WAL file number, the segment id, the
+/// manifest generation, or the alert log's next-id floor.
 struct FileHeader: Equatable {
     static let size = 24
 
@@ -17,6 +18,7 @@ struct FileHeader: Equatable {
         case segment = "SNTRSEG\0"
         case index = "SNTRIDX\0"
         case manifest = "SNTRMAN\0"
+        case alertLog = "SNTRALR\0"
         var version: UInt16 { 1 }
     }
 

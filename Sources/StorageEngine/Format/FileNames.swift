@@ -11,6 +11,9 @@
 /// <store>/wal/00000001.wal.corrupt  a damaged WAL file kept for inspection
 /// <store>/segments/000042.seg  sealed column blocks of one time partition (segment.md)
 /// <store>/segments/000042.idx  the block index of segment 000042         (index.md)
+/// <store>/alerts.log           the alert log, append-only                (alerts.md)
+/// <store>/alerts.log.tmp       a new alert log being created; deleted on open
+/// <store>/alerts.lock          advisory lock (flock) held by the open alert store
 /// ```
 enum FileNames {
     static let lock = "LOCK"
@@ -18,6 +21,12 @@ enum FileNames {
     static let manifestTemp = "MANIFEST.tmp"
     static let walDirectory = "wal"
     static let segmentDirectory = "segments"
+    /// The alert log of ``AlertStore``, next to the telemetry files.
+    static let alertLog = "alerts.log"
+    /// A new alert log being created (header written, fsynced, then renamed); deleted on open.
+    static let alertLogTemporary = "alerts.log.tmp"
+    /// The alert store's own lock, so that it does not depend on a ``TelemetryStore`` being open.
+    static let alertLock = "alerts.lock"
 
     static func wal(_ number: UInt64) -> String { "\(walDirectory)/\(pad(number, 8)).wal" }
     /// A WAL file being written by a checkpoint; renamed to ``wal(_:)`` when complete, deleted on open.
