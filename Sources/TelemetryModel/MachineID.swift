@@ -44,7 +44,8 @@ public struct MachineID: Hashable, Comparable, Sendable, CustomStringConvertible
         }
     }
 
-    static func quoted(_ s: String) -> String {
+    /// `s` in quotes for an error message, cut to 80 characters.
+    public static func quoted(_ s: String) -> String {
         let shown = s.count > 80 ? String(s.prefix(80)) + "…" : s
         return "\"" + shown + "\""
     }
