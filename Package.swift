@@ -15,11 +15,21 @@ let package = Package(
         .library(name: "TelemetryModel", targets: ["TelemetryModel"]),
         .library(name: "StorageEngine", targets: ["StorageEngine"]),
         .library(name: "SyntheticData", targets: ["SyntheticData"]),
+        .library(name: "TelemetryServer", targets: ["TelemetryServer"]),
         .executable(name: "sinter-store", targets: ["sinter-store"]),
+        .executable(name: "sinter-server", targets: ["sinter-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        // HTTP server (sinter-server): Hummingbird 2 on SwiftNIO.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        // Graceful shutdown of long-lived services (server, store) on SIGINT/SIGTERM.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Metrics API and its Prometheus exposition for /metrics.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
     ],
     targets: [
         // The record model: machine ids, timestamps, records, thermal frames. No dependencies.
@@ -50,10 +60,35 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "sinter-store", dependencies: ["StoreTool"], swiftSettings: swiftSettings),
+        // The HTTP ingest/query server as a library: routes, ingest parsers, alerts, live stream, metrics.
+        .target(
+            name: "TelemetryServer",
+            dependencies: [
+                "StorageEngine", "TelemetryModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "sinter-server", dependencies: ["TelemetryServer"], swiftSettings: swiftSettings),
         .testTarget(name: "TelemetryModelTests", dependencies: ["TelemetryModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageEngineTests",
             dependencies: ["StorageEngine", "TelemetryModel", "StoreTool", "SyntheticData", "CRC32C"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TelemetryServerTests",
+            dependencies: [
+                "TelemetryServer", "StorageEngine", "TelemetryModel", "SyntheticData",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -41,6 +41,9 @@ public struct StoreConfiguration: Sendable {
     public var walFileSize: Int = 64 << 20
     /// The clock used for retention; injectable for tests. Default: the system's real time.
     public var now: @Sendable () -> Timestamp = { Timestamp.now }
+    /// Called after every WAL fsync with how long it took, on the writer's thread; keep it cheap
+    /// (the server feeds a latency histogram). Default: nothing.
+    public var walSyncObserver: (@Sendable (Duration) -> Void)? = nil
 
     public init() {}
 

@@ -162,6 +162,7 @@ final class StoreWriter: @unchecked Sendable {
             $0.counters.walSyncs += 1
             $0.counters.walSyncNanoseconds += elapsed
         }
+        configuration.walSyncObserver?(.nanoseconds(Int64(elapsed)))
     }
 
     /// Whether (machine, timestamp) is already stored, in the head or in a sealed block.
