@@ -96,7 +96,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
                 i += 1
             }
             guard n > 0 else { return nil }
-            for _ in n..<9 where n < 9 { fraction *= 10 }
+            // Digits past nanoseconds are dropped (n may exceed 9).
+            if n < 9 { for _ in n..<9 { fraction *= 10 } }
         }
         var offset: Int64 = 0
         guard i < b.count else { return nil }

@@ -28,6 +28,10 @@ struct LiveServerTests {
             #expect(json.status == .ok)
             #expect((try json.body.json()["records"] as? [Any])?.count == 64)
             #expect(post.headers[HTTPField.Name("X-Request-ID")!] != nil)
+            // Hummingbird's own 404 arrives in the API's error shape, body included.
+            let missing = try await client.execute(uri: "/api/v1/nothing-here", method: .get)
+            #expect(missing.status == .notFound)
+            #expect(try missing.body.json().errorCode == "not_found")
         }
         try await server.store.close()
         server.alerts.close()

@@ -84,6 +84,9 @@ struct QueryRouteTests {
                 ("/api/v1/machines/dmls-01/series", .badRequest, "channel"),
                 ("/api/v1/machines/dmls-01/series?channel=power_kw&step=soon", .badRequest, "step"),
                 ("/api/v1/machines/dmls-01/series?channel=power_kw&step=1ms&from=2020-01-01T00:00:00Z&to=2030-01-01T00:00:00Z", .badRequest, "step"),
+                // A step that makes an astronomical bucket count is a 400, not a trap.
+                ("/api/v1/machines/dmls-01/series?channel=power_kw&from=-9223372036853&to=9223372036853&step=0.000001ms", .badRequest, "step"),
+                ("/api/v1/alerts?from=2026-11-21T10:00:00.1234567890Z", .ok, nil),
                 ("/api/v1/records/not-an-id", .badRequest, "id"),
                 ("/api/v1/records/dmls-01@5", .notFound, "id"),
                 ("/api/v1/nothing-here", .notFound, nil),
@@ -91,6 +94,7 @@ struct QueryRouteTests {
             for (uri, status, field) in cases {
                 let response = try await client.execute(uri: uri, method: .get)
                 #expect(response.status == status, "\(uri): \(response.body.string)")
+                guard status != .ok else { continue }
                 let json = try response.body.json()
                 #expect(json.errorCode != nil, "\(uri) answers the JSON error shape")
                 if let field { #expect(json.errorField == field, "\(uri): \(response.body.string)") }

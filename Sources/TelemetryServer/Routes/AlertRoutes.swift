@@ -126,6 +126,8 @@ struct AlertRoutes {
             return try await request.body.collect(upTo: 64 << 10)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.contentTooLarge, code: "body_too_large", message: "alert bodies are at most 64 KiB")
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "alert bodies are at most 64 KiB")
         }
     }
 

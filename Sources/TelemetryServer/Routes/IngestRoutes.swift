@@ -61,6 +61,9 @@ struct IngestRoutes {
             body = try await request.body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw Self.tooLarge(limit)
+        } catch is NIOTooManyBytesError {
+            // A chunked body (no Content-Length) that grew past the limit.
+            throw Self.tooLarge(limit)
         }
         if body.readableBytes == 0 {
             throw APIError(.badRequest, code: "malformed_body", message: "the request body is empty", position: 0)

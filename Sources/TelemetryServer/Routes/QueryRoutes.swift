@@ -163,7 +163,7 @@ struct QueryRoutes {
         let text = context.parameters.get("id") ?? ""
         let id: RecordID
         id = try mapping({ () throws(ModelError) in try RecordID(parsing: text) }) { error in APIError(.badRequest, code: "invalid_record_id",
-                           message: "record ids look like machine@nanoseconds (dmls-01@1795255200000000000): \(error.message)",
+                           message: error.message + " (for example dmls-01@1795255200000000000)",
                            field: "id")
         }
         let store = server.store
@@ -217,7 +217,8 @@ struct QueryRoutes {
         let stepNs = Double(step.components.seconds) * 1e9 + Double(step.components.attoseconds) / 1e9
         let buckets = span / stepNs
         guard buckets <= Double(server.configuration.maximumSeriesBuckets) else {
-            throw APIError.badQuery("step", "step \(request.queryString("step") ?? "") gives \(Int(buckets)) buckets over this range; at most \(server.configuration.maximumSeriesBuckets) are allowed")
+            // `buckets` may be astronomically large: describe it without converting to Int.
+            throw APIError.badQuery("step", "step \(request.queryString("step") ?? "") gives more than \(server.configuration.maximumSeriesBuckets) buckets over this range (the limit); use a larger step")
         }
         let store = server.store
         let result: [TelemetryStore.SeriesBucket]

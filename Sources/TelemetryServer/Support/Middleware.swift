@@ -37,6 +37,7 @@ struct RequestLogMiddleware: RouterMiddleware {
                                    message: error.status.reasonPhrase.isEmpty ? "request failed" : error.status.reasonPhrase)
                 var headers = response.headers
                 headers[.contentType] = "application/json"
+                headers[.contentLength] = nil
                 response = Response(status: error.status, headers: headers, body: .init(byteBuffer: api.jsonBody))
             }
         } catch {
@@ -44,7 +45,8 @@ struct RequestLogMiddleware: RouterMiddleware {
             let api = APIError(.internalServerError, code: "internal_error", message: "internal error: \(error)")
             response = try api.response(from: request, context: context)
         }
-        if response.status == .notFound, response.body.contentLength == 0 {
+        if response.status == .notFound, response.body.contentLength == 0 || response.body.contentLength == nil,
+           context.endpointPath == nil || context.endpointPath == "NotFound" {
             // The router's own "no such route" answer, in the API's error shape.
             let api = APIError(.notFound, code: "not_found", message: "no route for \(request.method.rawValue) \(request.uri.path)")
             response = try api.response(from: request, context: context)

@@ -1,0 +1,175 @@
+"""Live sinter-server processes for the Python API tests.
+
+Each server runs the real binary (``SINTER_SERVER_BIN``, default ``.build/debug/sinter-server``)
+over a fresh temporary data directory on a free loopback port. Start-up waits for the line
+``sinter-server listening on http://127.0.0.1:PORT (data: …)`` on stdout; teardown sends SIGTERM
+and requires a clean exit (status 0) within 20 seconds, so every test run also checks graceful
+shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+STARTUP_SECONDS = 60
+SHUTDOWN_SECONDS = 20
+TOKEN = "s3cret"
+# Hypothesis (under schemathesis) keeps its files out of the work tree.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "sinter-py-hypothesis"))
+LISTENING = re.compile(r"^sinter-server listening on (http://127\.0\.0\.1:(\d+)) \(data: .*\)$")
+
+
+def server_binary() -> Path:
+    path = Path(os.environ.get("SINTER_SERVER_BIN", ".build/debug/sinter-server"))
+    if not path.is_absolute():
+        path = REPO / path
+    return path
+
+
+class Server:
+    """One sinter-server child process."""
+
+    def __init__(self, name: str, *extra: str, data: Path | None = None) -> None:
+        binary = server_binary()
+        if not binary.exists():
+            pytest.fail(f"no server binary at {binary}: build it (swift build --product sinter-server) "
+                        f"or set SINTER_SERVER_BIN", pytrace=False)
+        self.name = name
+        self.directory = Path(tempfile.mkdtemp(prefix=f"sinter-py-{name}-"))
+        self.data = data or self.directory / "data"
+        self.stderr_path = self.directory / "stderr.log"
+        self._stderr = open(self.stderr_path, "wb")
+        self.args = [str(binary), "--data", str(self.data), "--port", "0", "--host", "127.0.0.1", *extra]
+        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self._stderr,
+                                        stdin=subprocess.DEVNULL)
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.stdout: list[str] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+        self.base = self._wait_until_listening()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            self._lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
+        self._lines.put(None)
+
+    def stderr_tail(self, limit: int = 4000) -> str:
+        self._stderr.flush()
+        try:
+            text = self.stderr_path.read_text("utf-8", "replace")
+        except OSError:
+            return ""
+        return text[-limit:]
+
+    def _wait_until_listening(self) -> str:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                pytest.fail(f"{self.name}: no 'listening' line within {STARTUP_SECONDS} s\n"
+                            f"stdout: {self.stdout}\nstderr:\n{self.stderr_tail()}", pytrace=False)
+            try:
+                line = self._lines.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            if line is None:
+                code = self.process.wait(timeout=5)
+                pytest.fail(f"{self.name}: server exited with status {code} before listening\n"
+                            f"args: {self.args}\nstdout: {self.stdout}\nstderr:\n{self.stderr_tail()}",
+                            pytrace=False)
+            self.stdout.append(line)
+            match = LISTENING.match(line)
+            if match:
+                return match.group(1)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit status (None → killed after the deadline)."""
+        if self.alive:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=SHUTDOWN_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def close(self) -> None:
+        self._stderr.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _serve(name: str, *extra: str):
+    server = Server(name, *extra)
+    try:
+        yield server
+        was_alive = server.alive
+        try:
+            code = server.stop()
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{name}: still running {SHUTDOWN_SECONDS} s after SIGTERM\nstderr:\n{server.stderr_tail()}",
+                        pytrace=False)
+        assert was_alive, f"{name}: the server died during the tests (status {code})\nstderr:\n{server.stderr_tail()}"
+        assert code == 0, f"{name}: exit status {code} after SIGTERM (expected 0)\nstderr:\n{server.stderr_tail()}"
+    finally:
+        server.kill()
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def server():
+    """An open server (no token) shared by the client tests."""
+    yield from _serve("main")
+
+
+@pytest.fixture(scope="session")
+def base(server) -> str:
+    return server.base
+
+
+@pytest.fixture(scope="session")
+def token_server():
+    """A server whose writes need ``Authorization: Bearer s3cret``."""
+    yield from _serve("token", "--token", TOKEN)
+
+
+@pytest.fixture(scope="session")
+def small_server():
+    """A server that refuses bodies over 100,000 bytes."""
+    yield from _serve("small", "--max-body-bytes", "100000")
+
+
+@pytest.fixture(scope="session")
+def fuzz_server():
+    """A server of its own for schemathesis, so fuzzed writes never disturb the other tests."""
+    yield from _serve("fuzz")
+
+
+@pytest.fixture(scope="session")
+def http():
+    with requests.Session() as session:
+        yield session
