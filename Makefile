@@ -3,11 +3,13 @@ SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 SOAK_KILLS ?= 300
+VENV := .venv
+PYTHON_TESTS := Tests/python
 
-.PHONY: all build test deps soak bench report demo clean help
+.PHONY: all build test test-python venv deps soak bench report bench-server demo clean help
 
 help: ## List the targets
-	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-8s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 all: build
 
@@ -20,9 +22,22 @@ deps: ## Install system packages the build needs (liblz4-dev)
 build: deps ## Build every target (debug)
 	swift build $(SWIFT_BUILD_FLAGS)
 
-test: deps ## Build and run the whole test suite (the README's test command)
+test: deps ## Build and run the whole test suite (the README's test command): Swift, then the Python API tests
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	@$(MAKE) --no-print-directory test-python
+
+test-python: deps $(VENV)/.ready ## API tests in Python against a live sinter-server (seed client, OpenAPI, schemathesis)
+	swift build --product sinter-server $(SWIFT_BUILD_FLAGS)
+	SINTER_SERVER_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-server $(VENV)/bin/pytest -q $(PYTHON_TESTS)
+
+venv: $(VENV)/.ready ## The Python virtualenv for the API tests (.venv, pinned in Tests/python/requirements.txt)
+
+$(VENV)/.ready: $(PYTHON_TESTS)/requirements.txt
+	@python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || { \
+		echo "installing python3-venv"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+	python3 -m venv --clear $(VENV) && $(VENV)/bin/pip install -q -r $(PYTHON_TESTS)/requirements.txt && touch $@
 
 soak: deps ## Crash soak: SOAK_KILLS SIGKILLs of an ingesting child, verifying the store after each
 	swift build -c release --product sinter-store
@@ -35,6 +50,11 @@ report: deps ## The store report quoted in README (compression, ingest, queries,
 	cd Benchmarks && swift build -c release --product store-report
 	mkdir -p Benchmarks/Results
 	Benchmarks/.build/release/store-report --gigabytes $${GIGABYTES:-10} --json Benchmarks/Results/store-report.json | tee Benchmarks/Results/store-report.md
+
+bench-server: deps ## HTTP load on the release sinter-server (ingest frames/s, query p99) with pass/fail bars, table + JSON
+	swift build -c release --product sinter-server
+	cd Benchmarks && swift build -c release --product server-report
+	cd Benchmarks && .build/release/server-report --server-bin ../.build/release/sinter-server --results-dir Results $(SERVER_REPORT_FLAGS)
 
 demo: build ## Build and run the pipeline on the embedded store (grows with later issues)
 	swift run sinter-store demo --directory Storage/data
