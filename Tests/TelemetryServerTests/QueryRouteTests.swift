@@ -68,6 +68,21 @@ struct QueryRouteTests {
         }
     }
 
+    @Test func binaryRangesStreamAcrossPages() async throws {
+        let server = try TestServer()
+        let records = (0..<300).map { dmlsRecord("dmls-06", $0) }
+        _ = try await server.store.append(records)
+        try await server.withRouter { client in
+            // 290 frames: three pages of up to 128, the last one partial.
+            let response = try await client.execute(uri: "/api/v1/machines/dmls-06/records?limit=290&order=desc", method: .get,
+                                                    headers: [.accept: FrameBatch.mediaType])
+            let back = try response.body.readableBytesView.withUnsafeBytes { try FrameBatch.decode($0, allowReservedChannels: true) }
+            #expect(back.count == 290)
+            #expect(back.map(\.timestamp) == records.reversed().prefix(290).map(\.timestamp))
+            #expect(back.map(\.frame) == records.reversed().prefix(290).map(\.frame))
+        }
+    }
+
     @Test func queryErrorsNameTheParameter() async throws {
         let server = try await Self.loaded()
         try await server.withRouter { client in

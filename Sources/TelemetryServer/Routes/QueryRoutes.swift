@@ -61,7 +61,9 @@ struct QueryRoutes {
         let includeFrame = try request.includesFrame() || binary
         _ = try await knownMachine(machine)
 
-        let pageSize = includeFrame ? 16 : 512
+        // Pages as large as a store block: one store read answers a typical 100-frame query, and
+        // a page with frames still holds only ~5 MB.
+        let pageSize = includeFrame ? 128 : 512
         let store = server.store
         let server = self.server
         /// Reads the next page after `cursor` (exclusive), at most `count` records.
@@ -95,8 +97,10 @@ struct QueryRoutes {
                     let want = Swift.min(pageSize, limit - sent)
                     let batch = try await page(after: cursor, count: want)
                     guard let last = batch.last else { break }
+                    // One copy into the buffer: the encoding minus its (non-streaming) header.
+                    let encoded = FrameBatch.encode(batch)
                     var out = ByteBuffer()
-                    out.writeBytes(FrameBatch.encodeRecords(batch))
+                    out.writeBytes(encoded[FrameBatch.headerSize...])
                     try await writer.write(out)
                     sent += batch.count
                     cursor = last.timestamp
