@@ -67,7 +67,7 @@ struct QueryRoutes {
         let store = server.store
         let server = self.server
         /// Reads the next page after `cursor` (exclusive), at most `count` records.
-        @Sendable func page(after cursor: Timestamp?, count: Int) async throws -> [TelemetryRecord] {
+        @Sendable func page(after cursor: Timestamp?, count: Int, frames: Bool = includeFrame) async throws -> [TelemetryRecord] {
             var lo = from, hi = to
             if let cursor {
                 switch order {
@@ -82,8 +82,32 @@ struct QueryRoutes {
             }
             let (l, h) = (lo, hi)
             return try await server.blocking {
-                try store.records(machine: machine, from: l, to: h, limit: count, order: order, includeFrames: includeFrame)
+                try store.records(machine: machine, from: l, to: h, limit: count, order: order, includeFrames: frames)
             }
+        }
+        /// A page with frames, decoded on both cores: the page's timestamps come from a cheap
+        /// statistics read, then chunks of it are read with their frames concurrently on the
+        /// thread pool and joined in order.
+        @Sendable func framePage(after cursor: Timestamp?, count: Int) async throws -> [TelemetryRecord] {
+            let stats = try await page(after: cursor, count: count, frames: false)
+            let chunk = 32
+            guard stats.count > chunk else { return try await page(after: cursor, count: count) }
+            let bounds = stride(from: 0, to: stats.count, by: chunk).map { i in
+                let j = Swift.min(i + chunk, stats.count) - 1
+                let (a, b) = (stats[i].timestamp, stats[j].timestamp)
+                return (lo: Swift.min(a, b), hi: Swift.max(a, b), n: j - i + 1)
+            }
+            let tasks = bounds.map { b in
+                Task {
+                    try await server.blocking {
+                        try store.records(machine: machine, from: b.lo, to: b.hi, limit: b.n, order: order, includeFrames: true)
+                    }
+                }
+            }
+            var out: [TelemetryRecord] = []
+            out.reserveCapacity(stats.count)
+            for t in tasks { out += try await t.value }
+            return out
         }
 
         if binary {
@@ -95,7 +119,7 @@ struct QueryRoutes {
                 try await writer.write(header)
                 while sent < limit {
                     let want = Swift.min(pageSize, limit - sent)
-                    let batch = try await page(after: cursor, count: want)
+                    let batch = try await framePage(after: cursor, count: want)
                     guard let last = batch.last else { break }
                     // One copy into the buffer: the encoding minus its (non-streaming) header.
                     let encoded = FrameBatch.encode(batch)
