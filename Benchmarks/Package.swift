@@ -1,6 +1,7 @@
 // swift-tools-version: 6.2
-// Sinter's benchmarks: package-benchmark suites and the store report (compression, ingest,
-// query latency, restart). A separate package so that `make test` never builds them.
+// Sinter's benchmarks: package-benchmark suites, the store report (compression, ingest,
+// query latency, restart) and the server report (HTTP load on sinter-server). A separate
+// package so that `make test` never builds them.
 import PackageDescription
 
 let package = Package(
@@ -11,6 +12,9 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        // HTTP client of server-report.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
         // `swift package benchmark`: codec, ingest and query micro-benchmarks with allocation counts.
@@ -37,6 +41,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/StoreReport"
+        ),
+        // `swift run -c release server-report`: HTTP load on a sinter-server child process (ingest
+        // frames/s, range query latency) with pass/fail bars; `make bench-server`.
+        .executableTarget(
+            name: "server-report",
+            dependencies: [
+                .product(name: "SyntheticData", package: "Sinter"),
+                .product(name: "TelemetryModel", package: "Sinter"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/ServerReport"
         ),
     ]
 )
