@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "TelemetryServer", targets: ["TelemetryServer"]),
         .executable(name: "sinter-store", targets: ["sinter-store"]),
         .executable(name: "sinter-server", targets: ["sinter-server"]),
+        .library(name: "PrinterSimulation", targets: ["PrinterSimulation"]),
+        .executable(name: "sinter-sim", targets: ["sinter-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -30,6 +32,9 @@ let package = Package(
         // Metrics API and its Prometheus exposition for /metrics.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        // HTTP client for the components that post to sinter-server (simulator, edge, detector):
+        // connection pooling, timeouts and redirects we would otherwise write by hand.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The record model: machine ids, timestamps, records, thermal frames. No dependencies.
@@ -77,6 +82,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "sinter-server", dependencies: ["TelemetryServer"], swiftSettings: swiftSettings),
+        // Simulated DMLS and FDM printers: heat model, state cycle, faults with ground-truth labels,
+        // the HTTP output to sinter-server and seed 001's status endpoint.
+        .target(
+            name: "PrinterSimulation",
+            dependencies: [
+                "TelemetryModel", "SyntheticData",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "sinter-sim", dependencies: ["PrinterSimulation"], swiftSettings: swiftSettings),
         .testTarget(name: "TelemetryModelTests", dependencies: ["TelemetryModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageEngineTests",
@@ -87,6 +108,14 @@ let package = Package(
             name: "TelemetryServerTests",
             dependencies: [
                 "TelemetryServer", "StorageEngine", "TelemetryModel", "SyntheticData",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PrinterSimulationTests",
+            dependencies: [
+                "PrinterSimulation", "TelemetryModel", "TelemetryServer", "StorageEngine",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1,0 +1,243 @@
+import AsyncHTTPClient
+public import Logging
+import NIOCore
+public import TelemetryModel
+
+/// Where the simulator's records go.
+public protocol TelemetryOutput: Sendable {
+    /// Hands over one step's records. May suspend while the output's backlog is full (when it is
+    /// configured to wait rather than drop).
+    func send(_ records: [TelemetryRecord]) async
+    /// What has been sent so far.
+    func report() async -> OutputReport
+    /// Sends what is still queued, for at most `limit`, then stops and reports.
+    func finish(within limit: Duration) async -> OutputReport
+}
+
+/// Counters of an output, printed in the simulator's progress lines and summary.
+public struct OutputReport: Sendable, Hashable {
+    /// Records the target acknowledged (duplicates of earlier records included).
+    public var recordsSent = 0
+    /// Of them, records with a thermal frame.
+    public var framesSent = 0
+    /// Requests the target acknowledged.
+    public var requests = 0
+    /// Attempts that failed and were retried (connection refused, timeouts, 429/503/5xx).
+    public var retries = 0
+    /// Records dropped because the backlog was full or the target never came back before the end.
+    public var recordsDropped = 0
+    /// Records the target refused with a 4xx (they would be refused again).
+    public var recordsRejected = 0
+    /// Records waiting to be sent.
+    public var backlog = 0
+
+    public init() {}
+}
+
+/// Posts records to sinter-server as binary batches (`application/vnd.sinter.frames`).
+///
+/// Records queue in a bounded backlog (``Configuration/maximumBacklogBytes``) and one sender
+/// posts them in order, up to ``Configuration/batchRecords`` per request. When the server goes
+/// away the sender retries with exponential backoff (100 ms doubling to 5 s), honours
+/// `Retry-After` on 429/503, and logs once when the server becomes unreachable and once when
+/// it is back. A full backlog drops its oldest records (what a real device does) or makes
+/// ``send(_:)`` wait (for a simulation running faster than real time, which must lose nothing).
+/// A 4xx other than 408/429 is logged with the server's message and the batch is dropped.
+///
+/// ```swift
+/// let output = HTTPOutput(url: "http://127.0.0.1:8080", logger: logger)
+/// await output.send(step.records)
+/// let report = await output.finish(within: .seconds(10))
+/// ```
+public actor HTTPOutput: TelemetryOutput {
+    /// Tuning of an ``HTTPOutput``.
+    public struct Configuration: Sendable {
+        /// Most records in one request.
+        public var batchRecords = 64
+        /// Backlog bound, in encoded bytes (about 40 KB per 100×100 frame).
+        public var maximumBacklogBytes = 256 << 20
+        /// When the backlog is full: drop the oldest records (false) or make `send` wait (true).
+        public var waitWhenFull = false
+        /// Time allowed for one request.
+        public var requestTimeout: Duration = .seconds(30)
+        /// Bearer token for the server's writes.
+        public var token: String?
+
+        public init() {}
+    }
+
+    private let endpoint: String
+    private let configuration: Configuration
+    private let logger: Logger
+    private let client: HTTPClient
+    private var queue: [TelemetryRecord] = []
+    private var queueHead = 0
+    private var backlogBytes = 0
+    private var counters = OutputReport()
+    private var sender: Task<Void, Never>?
+    private var wakeSender: CheckedContinuation<Void, Never>?
+    private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+    private var finishing = false
+    private var deadline: ContinuousClock.Instant?
+    private var unreachable = false
+
+    /// An output to the server at `url` (`http://host:port`; `/api/v1/telemetry` is added
+    /// unless the URL already ends with it).
+    public init(url: String, configuration: Configuration = Configuration(), logger: Logger) {
+        var base = url
+        while base.hasSuffix("/") { base.removeLast() }
+        endpoint = base.hasSuffix("/api/v1/telemetry") ? base : base + "/api/v1/telemetry"
+        self.configuration = configuration
+        self.logger = logger
+        client = HTTPClient(eventLoopGroupProvider: .singleton)
+    }
+
+    /// The URL records are posted to.
+    public nonisolated var url: String { endpoint }
+
+    static func estimatedSize(_ record: TelemetryRecord) -> Int {
+        64 + record.channels.count * 24 + (record.frame.map { $0.values.count * 4 + 8 } ?? 0)
+    }
+
+    public func send(_ records: [TelemetryRecord]) async {
+        guard !records.isEmpty else { return }
+        if configuration.waitWhenFull {
+            while backlogBytes > 0, backlogBytes + records.reduce(0, { $0 + Self.estimatedSize($1) }) > configuration.maximumBacklogBytes {
+                await withCheckedContinuation { spaceWaiters.append($0) }
+            }
+        }
+        queue.append(contentsOf: records)
+        backlogBytes += records.reduce(0) { $0 + Self.estimatedSize($1) }
+        if !configuration.waitWhenFull {
+            var dropped = 0
+            while backlogBytes > configuration.maximumBacklogBytes, queueHead < queue.count - records.count {
+                backlogBytes -= Self.estimatedSize(queue[queueHead])
+                queueHead += 1
+                dropped += 1
+            }
+            if dropped > 0 {
+                counters.recordsDropped += dropped
+                logger.warning("output.backlog_full", metadata: ["records.dropped": "\(dropped)", "output.url": "\(endpoint)"])
+            }
+        }
+        startSenderIfNeeded()
+        wakeSender?.resume()
+        wakeSender = nil
+    }
+
+    public func report() -> OutputReport {
+        var r = counters
+        r.backlog = queue.count - queueHead
+        return r
+    }
+
+    public func finish(within limit: Duration) async -> OutputReport {
+        finishing = true
+        deadline = ContinuousClock.now.advanced(by: limit)
+        wakeSender?.resume()
+        wakeSender = nil
+        if let sender { await sender.value }
+        try? await client.shutdown()
+        var r = counters
+        r.backlog = queue.count - queueHead
+        if r.backlog > 0 {
+            counters.recordsDropped += r.backlog
+            r.recordsDropped += r.backlog
+            logger.warning("output.unsent_at_exit", metadata: ["records.dropped": "\(r.backlog)", "output.url": "\(endpoint)"])
+        }
+        return r
+    }
+
+    private func startSenderIfNeeded() {
+        guard sender == nil else { return }
+        sender = Task { await self.sendLoop() }
+    }
+
+    private func sendLoop() async {
+        while true {
+            if queueHead == queue.count {
+                if finishing { return }
+                await withCheckedContinuation { wakeSender = $0 }
+                continue
+            }
+            let end = min(queue.count, queueHead + configuration.batchRecords)
+            let batch = Array(queue[queueHead..<end])
+            let delivered = await deliver(batch)
+            // The batch is done (sent, rejected or abandoned): release its space.
+            let n = batch.count
+            if queueHead + n <= queue.count {
+                for record in queue[queueHead..<(queueHead + n)] { backlogBytes -= Self.estimatedSize(record) }
+                queueHead += n
+            }
+            if queueHead > 4096, queueHead * 2 > queue.count {
+                queue.removeFirst(queueHead)
+                queueHead = 0
+            }
+            if !delivered {   // the finish deadline passed: finish() counts what is left
+                counters.recordsDropped += n
+                return
+            }
+            let waiters = spaceWaiters
+            spaceWaiters = []
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Posts one batch until the server takes it, refuses it, or the finish deadline passes.
+    /// Returns false only when it gave up at the deadline.
+    private func deliver(_ batch: [TelemetryRecord]) async -> Bool {
+        let body = FrameBatch.encode(batch)
+        var delay = Duration.milliseconds(100)
+        while true {
+            var request = HTTPClientRequest(url: endpoint)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: FrameBatch.mediaType)
+            if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            var retryAfter: Duration?
+            do {
+                let (seconds, attoseconds) = configuration.requestTimeout.components
+                let timeout = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+                let response = try await client.execute(request, timeout: timeout)
+                let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                let status = response.status.code
+                if (200..<300).contains(status) {
+                    if unreachable {
+                        unreachable = false
+                        logger.notice("output.reconnected", metadata: ["output.url": "\(endpoint)"])
+                    }
+                    counters.recordsSent += batch.count
+                    counters.framesSent += batch.reduce(0) { $0 + ($1.frame == nil ? 0 : 1) }
+                    counters.requests += 1
+                    return true
+                }
+                if status == 429 || status == 503 || status == 408 || status >= 500 {
+                    if let value = response.headers.first(name: "Retry-After"), let seconds = Int(value) {
+                        retryAfter = .seconds(min(30, max(0, seconds)))
+                    }
+                    logger.debug("output.busy", metadata: ["http.status": "\(status)"])
+                } else {
+                    counters.recordsRejected += batch.count
+                    logger.error("output.rejected", metadata: [
+                        "http.status": "\(status)", "records": "\(batch.count)", "response": "\(text.prefix(300))",
+                    ])
+                    return true
+                }
+            } catch {
+                if !unreachable {
+                    unreachable = true
+                    logger.warning("output.unreachable", metadata: ["output.url": "\(endpoint)", "error": "\(error)"])
+                }
+            }
+            counters.retries += 1
+            if finishing, let deadline, ContinuousClock.now >= deadline { return false }
+            let wait = retryAfter ?? delay
+            if finishing, let deadline {
+                try? await Task.sleep(until: min(deadline, ContinuousClock.now.advanced(by: wait)), clock: .continuous)
+            } else {
+                try? await Task.sleep(for: wait)
+            }
+            delay = min(delay * 2, .seconds(5))
+        }
+    }
+}
