@@ -42,6 +42,8 @@ public struct DMLSPrinter: Sendable {
     let chamberPhase: Double
     var lastReadings: [String: Float] = [:]
     var laserWasOn = false
+    /// The laser's power fraction at its last position (lack of fusion lowers it).
+    var laserPowerNow = 1.0
     var recoatingNow = false
     var jammed = false
 
@@ -213,6 +215,7 @@ public struct DMLSPrinter: Sendable {
                 if dx * dx + dy * dy <= r * r { power = min(power, fault.parameters["power"] ?? 0.3) }
             }
             stamp(x: p.x, y: p.y, amount: configuration.laserHeat * stepLength * power)
+            laserPowerNow = power
             d += stepLength
         }
         laserPosition = position(at: end, lines: lines)
@@ -260,7 +263,7 @@ public struct DMLSPrinter: Sendable {
         let r = max(0.5, fault.parameters["radius"] ?? 4), delta = fault.parameters["delta"] ?? 20
         let bg = background(time)
         let reach = Int((2 * r).rounded(.up))
-        let relax = Float(min(1, dt / 3))
+        let relax = Float(min(1, dt / 1))
         for y in max(0, Int(fy) - reach)...min(height - 1, Int(fy) + reach) {
             for x in max(0, Int(fx) - reach)...min(width - 1, Int(fx) + reach) {
                 let d2 = (Double(x) - fx) * (Double(x) - fx) + (Double(y) - fy) * (Double(y) - fy)
@@ -305,9 +308,21 @@ public struct DMLSPrinter: Sendable {
         var values = [Float](repeating: 0, count: width * height)
         let res = resolution
         for i in 0..<values.count {
-            let g = Float(rng.nextGaussian())
-            let v = min(hi, max(lo, field[i] + fixedPattern[i] + noise * g))
-            values[i] = Self.quantize(v, res)
+            values[i] = field[i] + fixedPattern[i] + noise * Float(rng.nextGaussian())
+        }
+        if let laser = laserPosition {
+            // The melt pool under the laser (weaker where the laser lacks power).
+            let glow = Float(configuration.resolvedGlow * laserPowerNow)
+            let cx = Int(laser.x.rounded()), cy = Int(laser.y.rounded())
+            for dy in -1...1 where cy + dy >= 0 && cy + dy < height {
+                for dx in -1...1 where cx + dx >= 0 && cx + dx < width {
+                    let w: Float = dx == 0 && dy == 0 ? 1 : (dx == 0 || dy == 0 ? 0.4 : 0.15)
+                    values[(cy + dy) * width + cx + dx] += glow * w
+                }
+            }
+        }
+        for i in 0..<values.count {
+            values[i] = Self.quantize(min(hi, max(lo, values[i])), res)
         }
         // Power: electronics and pumps, the plate heater, the laser (wall plug), the recoater motor.
         var power = 1.6 + heaterPower + (laserWasOn ? 1.3 : 0) + (recoatingNow ? 0.25 : 0) + (jammed ? 0.6 : 0)

@@ -93,7 +93,7 @@ public struct FDMPrinter: Sendable {
     func resolve(_ fault: inout Fault) {
         switch fault.kind {
         case .heaterRunaway:
-            if fault.parameters["rate"] == nil { fault.parameters["rate"] = 1.0 }
+            if fault.parameters["rate"] == nil { fault.parameters["rate"] = 2.0 }
             if fault.options["target"] == nil { fault.options["target"] = "nozzle" }
         case .thermocoupleDropout:
             if fault.options["mode"] == nil { fault.options["mode"] = "nan" }
@@ -138,7 +138,7 @@ public struct FDMPrinter: Sendable {
             if progress >= 100 { progress -= 100 }
         }
         if let runaway = active.first(where: { $0.kind == .heaterRunaway }) {
-            let rate = runaway.parameters["rate"] ?? 1.0
+            let rate = runaway.parameters["rate"] ?? 2.0
             if runaway.options["target"] == "bed" {
                 bed = min(150, bed + rate * dt)
                 bedTau = .infinity

@@ -89,7 +89,12 @@ public actor HTTPOutput: TelemetryOutput {
         endpoint = base.hasSuffix("/api/v1/telemetry") ? base : base + "/api/v1/telemetry"
         self.configuration = configuration
         self.logger = logger
-        client = HTTPClient(eventLoopGroupProvider: .singleton)
+        // Our own retry loop counts, logs and backs off; AsyncHTTPClient's internal connection
+        // retries would hide an outage for up to the connect timeout.
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        clientConfiguration.timeout.connect = .seconds(2)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
     /// The URL records are posted to.

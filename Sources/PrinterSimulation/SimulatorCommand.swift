@@ -210,7 +210,7 @@ public struct SimulatorCommand: AsyncParsableCommand {
             outputConfiguration.token = token ?? ProcessInfo.processInfo.environment["SINTER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
             output = HTTPOutput(url: http, configuration: outputConfiguration, logger: logger)
         }
-        let board = statusPort == nil ? nil : StatusBoard()
+        let board = statusPort == nil ? nil : StatusBoard(printers: fleet.printers)
 
         var runnerConfiguration = SimulationRunner<ContinuousClock>.Configuration(speed: speed)
         runnerConfiguration.wallLimit = duration.map { .milliseconds(Int64($0 * 1000)) }

@@ -16,8 +16,13 @@ public final class StatusBoard: Sendable {
     }
 
     private let state = Mutex<(fdm: [FDMStatus], all: [Entry])>(([], []))
+    /// The fleet's FDM printers, known before the first sample.
+    let fdmPrinters: [String]
 
-    public init() {}
+    /// A board for a fleet of `printers` (its FDM printers are named in answers before the first sample).
+    public init(printers: [PrinterInfo] = []) {
+        fdmPrinters = printers.filter { $0.kind == .fdm }.map(\.machineID.rawValue)
+    }
 
     /// Records what `step` produced.
     public func update(_ step: FleetStep) {
@@ -55,6 +60,11 @@ public enum StatusServer {
         router.get("/api/v1/printer/status") { request, _ -> Response in
             let statuses = board.fdmStatus
             let wanted = request.uri.queryParameters.get("printer")
+            if statuses.isEmpty, !board.fdmPrinters.isEmpty, wanted.map({ board.fdmPrinters.contains($0) }) ?? true {
+                var response = json(.serviceUnavailable, error("no_sample_yet", "the printers have not taken their first sample yet", field: "printer"))
+                response.headers[.retryAfter] = "1"
+                return response
+            }
             guard let status = wanted.map({ name in statuses.first { $0.machineID.rawValue == name } }) ?? statuses.first else {
                 let message = wanted.map { "no FDM printer named \($0) (this simulator runs \(statuses.count) FDM printers, fdm-01…)" }
                     ?? "this simulator runs no FDM printer (start it with --fdm N)"
