@@ -6,7 +6,7 @@ SOAK_KILLS ?= 300
 VENV := .venv
 PYTHON_TESTS := Tests/python
 
-.PHONY: all build test test-python venv deps soak bench report bench-server demo clean help
+.PHONY: all build test test-python venv deps soak bench report bench-server bench-sim demo clean help
 
 help: ## List the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -58,6 +58,12 @@ bench-server: deps ## HTTP load on the release sinter-server (ingest frames/s, q
 	swift build -c release --product sinter-server
 	cd Benchmarks && swift build -c release --product server-report
 	cd Benchmarks && .build/release/server-report --server-bin ../.build/release/sinter-server --results-dir Results $(SERVER_REPORT_FLAGS)
+
+bench-sim: deps ## Simulator speed: 100 DMLS + 100 FDM printers at 1 Hz pinned to one core (release), then the fleet-step benchmarks
+	swift build -c release --product sinter-sim
+	taskset -c 0 .build/release/sinter-sim --dmls 100 --fdm 100 --speed max --sim-seconds 300 --random-faults 2 \
+		--start 2026-11-21T10:00:00Z --report-every 10
+	cd Benchmarks && swift package --disable-sandbox benchmark --target SimulationBenchmarks
 
 demo: build ## Build and run the pipeline on the embedded store (grows with later issues)
 	swift run sinter-store demo --directory Storage/data

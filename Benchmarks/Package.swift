@@ -30,6 +30,17 @@ let package = Package(
             path: "Benchmarks/StoreBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // `swift package benchmark --target SimulationBenchmarks`: a fleet's simulated second.
+        .executableTarget(
+            name: "SimulationBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PrinterSimulation", package: "Sinter"),
+                .product(name: "TelemetryModel", package: "Sinter"),
+            ],
+            path: "Benchmarks/SimulationBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // `swift run -c release store-report`: the table in the README, measured in one run, and JSON.
         .executableTarget(
             name: "store-report",

@@ -11,7 +11,7 @@ public enum SimulationSpeed: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .factor(let x): "x\(x)"
+        case .factor(let x): "x\(format2(x))"
         case .unlimited: "max"
         }
     }
