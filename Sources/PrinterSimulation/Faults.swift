@@ -195,6 +195,18 @@ struct FaultPlan {
                 throw SimulationError(code: .invalidFault, message:
                     "--fault \"\(spec)\": \(spec.kind.rawValue) applies to \(spec.kind.applies(to: .dmls) ? "DMLS" : "FDM") printers only")
             }
+            for (_, kind) in applicable {
+                if let target = spec.parameters["target"], spec.kind == .heaterRunaway,
+                   (kind == .dmls) != (target == "plate") {
+                    throw SimulationError(code: .invalidFault, message:
+                        "--fault \"\(spec)\": a \(kind == .dmls ? "DMLS printer's heater is target=plate" : "FDM printer's heaters are target=nozzle or target=bed")")
+                }
+                if let channel = spec.parameters["channel"], spec.kind == .thermocoupleDropout,
+                   !Self.thermocoupleChannels(kind).contains(channel) {
+                    throw SimulationError(code: .invalidFault, message:
+                        "--fault \"\(spec)\": \(kind.rawValue.uppercased()) thermocouples are \(Self.thermocoupleChannels(kind).joined(separator: " and "))")
+                }
+            }
             for (machine, _) in applicable {
                 let start = configuration.start.advanced(byNanoseconds: Int64(spec.startSeconds * 1e9))
                 let end = start.advanced(byNanoseconds: Int64(spec.durationSeconds * 1e9))
@@ -215,6 +227,11 @@ struct FaultPlan {
                 random[machine] = rng
             }
         }
+    }
+
+    /// The temperature channels a thermocouple dropout can hit.
+    static func thermocoupleChannels(_ kind: PrinterKind) -> [String] {
+        kind == .dmls ? ["plate_temp_c", "chamber_temp_c"] : [ChannelName.nozzleTempC, ChannelName.bedTempC]
     }
 
     static func describe(_ printers: [(MachineID, PrinterKind)]) -> String {

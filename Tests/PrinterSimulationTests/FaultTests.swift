@@ -102,9 +102,9 @@ struct FaultTests {
 
     @Test func randomFaultsAreSeededLabelledAndNeverOverlap() throws {
         let run = try Run(configuration(dmls: 2, fdm: 2, seed: 9) {
-            $0.randomFaultsPerHour = 20
+            $0.randomFaultsPerHour = 40
             $0.randomFaultSeconds = 30...90
-        }, samples: 3600)
+        }, samples: 1800)
         let started = starts(run), ended = ends(run)
         #expect(started.count >= 20)
         #expect(started.allSatisfy { !$0.scheduled })
@@ -120,9 +120,9 @@ struct FaultTests {
             for (a, b) in zip(mine, mine.dropFirst()) { #expect(a.end <= b.start) }
         }
         let again = try Run(configuration(dmls: 2, fdm: 2, seed: 9) {
-            $0.randomFaultsPerHour = 20
+            $0.randomFaultsPerHour = 40
             $0.randomFaultSeconds = 30...90
-        }, samples: 3600)
+        }, samples: 1800)
         #expect(starts(again) == started)
     }
 
@@ -149,5 +149,9 @@ struct FaultTests {
         #expect(fleetError("hot-spot:dmls-07@10").contains("there is no printer dmls-07"))
         #expect(fleetError("filament-jam:dmls-01@10").contains("applies to FDM printers only"))
         #expect(fleetError("recoater-jam:fdm-01@10").contains("applies to DMLS printers only"))
+        #expect(fleetError("heater-runaway:dmls-01@10,target=nozzle").contains("target=plate"))
+        #expect(fleetError("heater-runaway:fdm-01@10,target=plate").contains("target=nozzle or target=bed"))
+        #expect(fleetError("thermocouple-dropout:fdm-01@10,channel=plate_temp_c").contains("nozzle_temp_c and bed_temp_c"))
+        #expect(fleetError("thermocouple-dropout:dmls-01@10,channel=chamber_temp_c") == "no error")
     }
 }
