@@ -39,26 +39,20 @@ def server_binary() -> Path:
     return path
 
 
-class Server:
-    """One sinter-server child process."""
+class ChildProcess:
+    """A child process of the tests whose stdout lines are read as they come (stderr goes to a file)."""
 
-    def __init__(self, name: str, *extra: str, data: Path | None = None) -> None:
-        binary = server_binary()
-        if not binary.exists():
-            pytest.fail(f"no server binary at {binary}: build it (swift build --product sinter-server) "
-                        f"or set SINTER_SERVER_BIN", pytrace=False)
+    def __init__(self, name: str, args: list[str], directory: Path) -> None:
         self.name = name
-        self.directory = Path(tempfile.mkdtemp(prefix=f"sinter-py-{name}-"))
-        self.data = data or self.directory / "data"
+        self.directory = directory
         self.stderr_path = self.directory / "stderr.log"
         self._stderr = open(self.stderr_path, "wb")
-        self.args = [str(binary), "--data", str(self.data), "--port", "0", "--host", "127.0.0.1", *extra]
+        self.args = args
         self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self._stderr,
                                         stdin=subprocess.DEVNULL)
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []
         threading.Thread(target=self._drain, daemon=True).start()
-        self.base = self._wait_until_listening()
 
     def _drain(self) -> None:
         assert self.process.stdout is not None
@@ -74,31 +68,63 @@ class Server:
             return ""
         return text[-limit:]
 
-    def _wait_until_listening(self) -> str:
-        deadline = time.monotonic() + STARTUP_SECONDS
+    def describe(self) -> str:
+        return f"args: {self.args}\nstdout: {self.stdout}\nstderr:\n{self.stderr_tail()}"
+
+    def wait_for_line(self, pattern: re.Pattern, timeout: float) -> re.Match:
+        """The first stdout line matching `pattern` (earlier lines are kept in `stdout`)."""
+        deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.kill()
-                pytest.fail(f"{self.name}: no 'listening' line within {STARTUP_SECONDS} s\n"
-                            f"stdout: {self.stdout}\nstderr:\n{self.stderr_tail()}", pytrace=False)
+                pytest.fail(f"{self.name}: no line matching {pattern.pattern!r} within {timeout} s\n{self.describe()}",
+                            pytrace=False)
             try:
                 line = self._lines.get(timeout=min(remaining, 0.5))
             except queue.Empty:
                 continue
             if line is None:
                 code = self.process.wait(timeout=5)
-                pytest.fail(f"{self.name}: server exited with status {code} before listening\n"
-                            f"args: {self.args}\nstdout: {self.stdout}\nstderr:\n{self.stderr_tail()}",
-                            pytrace=False)
+                pytest.fail(f"{self.name}: exited with status {code} before a line matching {pattern.pattern!r}\n"
+                            f"{self.describe()}", pytrace=False)
             self.stdout.append(line)
-            match = LISTENING.match(line)
+            match = pattern.match(line)
             if match:
-                return match.group(1)
+                return match
+
+    def next_line(self, timeout: float) -> str | None:
+        """The next stdout line, None at end of output; raises queue.Empty after `timeout`."""
+        return self._lines.get(timeout=timeout)
 
     @property
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def close(self) -> None:
+        self.kill()
+        self._stderr.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class Server(ChildProcess):
+    """One sinter-server child process."""
+
+    def __init__(self, name: str, *extra: str, data: Path | None = None) -> None:
+        binary = server_binary()
+        if not binary.exists():
+            pytest.fail(f"no server binary at {binary}: build it (swift build --product sinter-server) "
+                        f"or set SINTER_SERVER_BIN", pytrace=False)
+        directory = Path(tempfile.mkdtemp(prefix=f"sinter-py-{name}-"))
+        self.data = data or directory / "data"
+        args = [str(binary), "--data", str(self.data), "--port", "0", "--host", "127.0.0.1", *extra]
+        super().__init__(name, args, directory)
+        self.base = self.wait_for_line(LISTENING, STARTUP_SECONDS).group(1)
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -113,14 +139,6 @@ class Server:
             self.kill()
             raise
 
-    def kill(self) -> None:
-        if self.alive:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def close(self) -> None:
-        self._stderr.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _serve(name: str, *extra: str):

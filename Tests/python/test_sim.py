@@ -18,13 +18,11 @@ import math
 import os
 import queue
 import re
-import shutil
 import signal
 import socket
 import struct
 import subprocess
 import tempfile
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +30,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import REPO, Server, _serve
+from conftest import REPO, ChildProcess, Server, _serve
 from helpers import TIMEOUT, epoch_ns
 
 START = "2026-11-21T10:00:00Z"
@@ -78,56 +76,14 @@ def run_sim(*args: str, timeout: float = RUN_SECONDS) -> subprocess.CompletedPro
                     f"stderr: {error.stderr}", pytrace=False)
 
 
-class Sim:
+class Sim(ChildProcess):
     """A sinter-sim child process whose stdout lines are read as they come."""
 
     def __init__(self, *args: str) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="sinter-py-sim-"))
-        self.stderr_path = self.directory / "stderr.log"
-        self._stderr = open(self.stderr_path, "wb")
-        self.args = [str(sim_binary()), *args]
-        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self._stderr,
-                                        stdin=subprocess.DEVNULL)
-        self.stdout: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            self._lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
-        self._lines.put(None)
-
-    def stderr_tail(self, limit: int = 4000) -> str:
-        self._stderr.flush()
-        try:
-            return self.stderr_path.read_text("utf-8", "replace")[-limit:]
-        except OSError:
-            return ""
-
-    def describe(self) -> str:
-        return f"args: {self.args}\nstdout: {self.stdout}\nstderr:\n{self.stderr_tail()}"
+        super().__init__("sinter-sim", [str(sim_binary()), *args], Path(tempfile.mkdtemp(prefix="sinter-py-sim-")))
 
     def wait_for_line(self, pattern: re.Pattern, timeout: float = 30) -> re.Match:
-        """The first stdout line matching `pattern` (earlier lines are kept in `stdout`)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(f"sinter-sim: no line matching {pattern.pattern!r} within {timeout} s\n{self.describe()}",
-                            pytrace=False)
-            try:
-                line = self._lines.get(timeout=min(remaining, 0.5))
-            except queue.Empty:
-                continue
-            if line is None:
-                code = self.process.wait(timeout=5)
-                pytest.fail(f"sinter-sim exited ({code}) before a line matching {pattern.pattern!r}\n{self.describe()}",
-                            pytrace=False)
-            self.stdout.append(line)
-            match = pattern.match(line)
-            if match:
-                return match
+        return super().wait_for_line(pattern, timeout)
 
     def wait(self, timeout: float) -> int:
         """Exit status within `timeout`, with every stdout line collected."""
@@ -137,19 +93,12 @@ class Sim:
             pytest.fail(f"sinter-sim still running {timeout} s later\n{self.describe()}", pytrace=False)
         while True:
             try:
-                line = self._lines.get(timeout=5)
+                line = self.next_line(timeout=5)
             except queue.Empty:
                 pytest.fail(f"sinter-sim exited but its stdout stayed open\n{self.describe()}", pytrace=False)
             if line is None:
                 return code
             self.stdout.append(line)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self._stderr.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def summary(stdout: list[str] | str) -> dict:
