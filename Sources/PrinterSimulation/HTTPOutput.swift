@@ -72,6 +72,8 @@ public actor HTTPOutput: TelemetryOutput {
     private let client: HTTPClient
     private var queue: [TelemetryRecord] = []
     private var queueHead = 0
+    /// Records taken by the sender and not yet acknowledged.
+    private var inFlight = 0
     private var backlogBytes = 0
     private var counters = OutputReport()
     private var sender: Task<Void, Never>?
@@ -132,7 +134,7 @@ public actor HTTPOutput: TelemetryOutput {
 
     public func report() -> OutputReport {
         var r = counters
-        r.backlog = queue.count - queueHead
+        r.backlog = queue.count - queueHead + inFlight
         return r
     }
 
@@ -165,19 +167,21 @@ public actor HTTPOutput: TelemetryOutput {
                 await withCheckedContinuation { wakeSender = $0 }
                 continue
             }
+            // Take the batch out of the queue first, so that dropping the oldest queued records
+            // while it is in flight can never skip records that were not sent.
             let end = min(queue.count, queueHead + configuration.batchRecords)
             let batch = Array(queue[queueHead..<end])
-            let delivered = await deliver(batch)
-            // The batch is done (sent, rejected or abandoned): release its space.
-            let n = batch.count
-            if queueHead + n <= queue.count {
-                for record in queue[queueHead..<(queueHead + n)] { backlogBytes -= Self.estimatedSize(record) }
-                queueHead += n
-            }
+            queueHead = end
             if queueHead > 4096, queueHead * 2 > queue.count {
                 queue.removeFirst(queueHead)
                 queueHead = 0
             }
+            inFlight = batch.count
+            let delivered = await deliver(batch)
+            // The batch is done (sent, rejected or abandoned): release its space.
+            inFlight = 0
+            for record in batch { backlogBytes -= Self.estimatedSize(record) }
+            let n = batch.count
             if !delivered {   // the finish deadline passed: finish() counts what is left
                 counters.recordsDropped += n
                 return
