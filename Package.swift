@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "sinter-server", targets: ["sinter-server"]),
         .library(name: "PrinterSimulation", targets: ["PrinterSimulation"]),
         .executable(name: "sinter-sim", targets: ["sinter-sim"]),
+        .library(name: "OPCUA", targets: ["OPCUA"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -98,6 +99,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "sinter-sim", dependencies: ["PrinterSimulation"], swiftSettings: swiftSettings),
+        // OPC UA Binary on SwiftNIO: encoding, UACP framing, secure channel (None), sessions,
+        // services, address space, subscriptions; a server and a client. No OPC UA package exists for Swift.
+        .target(
+            name: "OPCUA",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TelemetryModelTests", dependencies: ["TelemetryModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageEngineTests",
@@ -117,6 +130,16 @@ let package = Package(
             dependencies: [
                 "PrinterSimulation", "TelemetryModel", "TelemetryServer", "StorageEngine",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OPCUATests",
+            dependencies: [
+                "OPCUA",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
