@@ -27,11 +27,13 @@ test: deps ## Build and run the whole test suite (the README's test command): Sw
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 	@$(MAKE) --no-print-directory test-python
 
-test-python: deps $(VENV)/.ready ## API tests in Python against a live sinter-server (seed client, OpenAPI, schemathesis, sinter-sim)
+test-python: deps $(VENV)/.ready ## API tests in Python against a live sinter-server (seed client, OpenAPI, schemathesis, sinter-sim, OPC UA interop with asyncua)
 	swift build --product sinter-server $(SWIFT_BUILD_FLAGS)
 	swift build --product sinter-sim $(SWIFT_BUILD_FLAGS)
+	swift build --product sinter-opcua $(SWIFT_BUILD_FLAGS)
 	SINTER_SERVER_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-server \
 	SINTER_SIM_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-sim \
+	SINTER_OPCUA_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-opcua \
 		$(VENV)/bin/pytest -q $(PYTHON_TESTS)
 
 venv: $(VENV)/.ready ## The Python virtualenv for the API tests (.venv, pinned in Tests/python/requirements.txt)
