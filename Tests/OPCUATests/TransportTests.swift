@@ -54,7 +54,7 @@ struct TransportTests {
     /// A Secure Conversation chunk built field by field (independent of ChunkSplitter).
     private static func chunk(
         _ type: MessageType = .message, _ chunkType: ChunkType = .final, channel: UInt32 = 7, token: UInt32 = 1,
-        asymmetric: AsymmetricSecurityHeader = .none, sequence: UInt32, request: UInt32, body: [UInt8] = [1, 2, 3]
+        asymmetric: AsymmetricSecurityHeader = .securityPolicyNone, sequence: UInt32, request: UInt32, body: [UInt8] = [1, 2, 3]
     ) -> ByteBuffer {
         var rest = ByteBuffer()
         rest.writeUA(channel)
@@ -373,7 +373,7 @@ struct TransportTests {
         #expect(Self.status { _ = try assembler.feed(Self.frame(Self.chunk(sequence: 1, request: 1))) } == .badTcpSecureChannelUnknown)
         var client = ChunkAssembler(maxMessageSize: 0, maxChunkCount: 0, tooLargeStatus: .badResponseTooLarge)
         let open = try client.feed(Self.frame(Self.chunk(.open, channel: 42, sequence: 10, request: 1, body: [9, 9])))
-        #expect(open == .complete(SecureMessage(kind: .open(.none), secureChannelId: 42, requestId: 1, body: ByteBuffer(bytes: [9, 9]))))
+        #expect(open == .complete(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 42, requestId: 1, body: ByteBuffer(bytes: [9, 9]))))
         #expect(client.secureChannelId == 42)
 
         #expect(try client.feed(Self.frame(Self.chunk(.message, .intermediate, channel: 42, token: 3, sequence: 11, request: 2, body: [1, 2]))) == .incomplete)
@@ -481,7 +481,7 @@ struct TransportTests {
 
         // OPN with SecurityPolicy None, byte for byte.
         var opn = ChunkSplitter(sendBufferSize: 8192, maxMessageSize: 0, maxChunkCount: 0)
-        let open = SecureMessage(kind: .open(.none), secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [0x01, 0x00, 0xBE, 0x01]))
+        let open = SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [0x01, 0x00, 0xBE, 0x01]))
         #expect(opn.split(open) == .chunks([ByteBuffer(bytes: Self.hex(
             "4f504e4653000000000000002f000000687474703a2f2f6f7063666f756e646174696f6e2e6f72672f55412f5365637572697479506f6c696379234e6f6e65ffffffffffffffff01000000010000000100be01"))]))
         #expect(ChunkSplitter.overhead(of: .message(tokenId: 1)) == 24)
@@ -566,7 +566,7 @@ struct TransportTests {
         // An OPN within limits is handed on whole.
         try channel.writeInbound(Self.chunk(.open, channel: 0, sequence: 1, request: 1, body: [1, 2, 3, 4]))
         let open = try #require(try channel.readInbound(as: SecureMessage.self))
-        #expect(open == SecureMessage(kind: .open(.none), secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [1, 2, 3, 4])))
+        #expect(open == SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [1, 2, 3, 4])))
 
         // A chunk above the negotiated 8192 (the HEL-time limit was 64 KiB) is rejected.
         try channel.writeInbound(Self.chunk(.open, channel: 0, sequence: 2, request: 2, body: [UInt8](repeating: 0, count: 9000)))
@@ -668,7 +668,7 @@ struct TransportTests {
         let counted = try Self.openServer(limits: limits)
         try counted.writeInbound(Self.chunk(.open, channel: 0, sequence: 1, request: 1))
         _ = try counted.readInbound(as: SecureMessage.self)
-        try counted.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 7, requestId: 1, body: ByteBuffer(bytes: [1])))
+        try counted.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 7, requestId: 1, body: ByteBuffer(bytes: [1])))
         _ = try Self.outboundBytes(counted)
         try counted.writeInbound(Self.chunk(.message, .intermediate, sequence: 2, request: 2))
         try counted.writeInbound(Self.chunk(.message, .intermediate, sequence: 3, request: 2))
@@ -689,7 +689,7 @@ struct TransportTests {
 
         let unknown = try Self.openServer()
         try unknown.writeInbound(Self.chunk(.open, channel: 0, sequence: 1, request: 1))
-        try unknown.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 7, requestId: 1, body: ByteBuffer()))
+        try unknown.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 7, requestId: 1, body: ByteBuffer()))
         try unknown.writeInbound(Self.chunk(.message, channel: 8, sequence: 2, request: 2))
         try Self.expectError(unknown, .badTcpSecureChannelUnknown)
     }
@@ -699,7 +699,7 @@ struct TransportTests {
         hello.maxMessageSize = 5000
         let channel = try Self.openServer(hello: hello)
         try channel.writeInbound(Self.chunk(.open, channel: 0, sequence: 1, request: 1))
-        try channel.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 7, requestId: 1, body: ByteBuffer(bytes: [1])))
+        try channel.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 7, requestId: 1, body: ByteBuffer(bytes: [1])))
         _ = try Self.outboundBytes(channel)
         let big = SecureMessage(kind: .message(tokenId: 1), secureChannelId: 7, requestId: 2, body: ByteBuffer(bytes: [UInt8](repeating: 1, count: 5001)))
         let promise = channel.embeddedEventLoop.makePromise(of: Void.self)
@@ -722,7 +722,7 @@ struct TransportTests {
         hello.maxMessageSize = 0
         hello.maxChunkCount = 1
         let channel = try Self.openServer(hello: hello)
-        try channel.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 7, requestId: 1, body: ByteBuffer()))
+        try channel.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 7, requestId: 1, body: ByteBuffer()))
         _ = try Self.outboundBytes(channel)
         let fits = SecureMessage(kind: .message(tokenId: 1), secureChannelId: 7, requestId: 2, body: ByteBuffer(bytes: [UInt8](repeating: 1, count: 65536 - 24)))
         try channel.writeOutbound(fits)
@@ -744,9 +744,9 @@ struct TransportTests {
         let server = try Self.serverChannel()
         try Self.shuttle(client, server)
         _ = try handshake.wait()
-        try client.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [1])))
+        try client.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [1])))
         try Self.shuttle(client, server)
-        try server.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 12, requestId: 1, body: ByteBuffer(bytes: [2])))
+        try server.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 12, requestId: 1, body: ByteBuffer(bytes: [2])))
         try Self.shuttle(client, server)
         #expect(try client.readInbound(as: SecureMessage.self)?.secureChannelId == 12)
 
@@ -779,7 +779,7 @@ struct TransportTests {
         let channel = try Self.openServer()
         try channel.writeInbound(Self.chunk(.open, channel: 0, sequence: 1, request: 1))
         _ = try channel.readInbound(as: SecureMessage.self)
-        try channel.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 7, requestId: 1, body: ByteBuffer()))
+        try channel.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 7, requestId: 1, body: ByteBuffer()))
         try channel.writeInbound(Self.chunk(.message, .intermediate, sequence: 2, request: 4))
         try channel.writeInbound(Self.chunk(.message, .abort, sequence: 3, request: 4, body: Self.encoded(ErrorMessage(error: .badRequestTooLarge, reason: nil))))
         let message = try #require(try channel.readInbound(as: SecureMessage.self))
@@ -809,10 +809,10 @@ struct TransportTests {
         let ack = try handshake.wait()
         #expect(ack.receiveBufferSize == 8192 && ack.sendBufferSize == 8192)
 
-        try client.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [1, 2])))
+        try client.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [1, 2])))
         try Self.shuttle(client, server)
-        #expect(try server.readInbound(as: SecureMessage.self) == SecureMessage(kind: .open(.none), secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [1, 2])))
-        try server.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 99, requestId: 1, body: ByteBuffer(bytes: [3])))
+        #expect(try server.readInbound(as: SecureMessage.self) == SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [1, 2])))
+        try server.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 99, requestId: 1, body: ByteBuffer(bytes: [3])))
         try Self.shuttle(client, server)
         #expect(try client.readInbound(as: SecureMessage.self)?.secureChannelId == 99)
 
@@ -838,10 +838,10 @@ struct TransportTests {
         let server = try Self.serverChannel(limits: TransportLimits(maxMessageSize: 1000, maxChunkCount: 10))
         try Self.shuttle(client, server)
         #expect(try handshake.wait().maxMessageSize == 1000)
-        try client.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 0, requestId: 1, body: ByteBuffer()))
+        try client.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 0, requestId: 1, body: ByteBuffer()))
         try Self.shuttle(client, server)
         #expect(try server.readInbound(as: SecureMessage.self)?.requestId == 1)
-        try server.writeOutbound(SecureMessage(kind: .open(.none), secureChannelId: 3, requestId: 1, body: ByteBuffer()))
+        try server.writeOutbound(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 3, requestId: 1, body: ByteBuffer()))
         try Self.shuttle(client, server)
         _ = try client.readInbound(as: SecureMessage.self)
 

@@ -16,7 +16,7 @@ public struct AsymmetricSecurityHeader: Hashable, Sendable, OPCUACodable {
     /// The SecurityPolicy None URI.
     public static let securityPolicyNoneUri = "http://opcfoundation.org/UA/SecurityPolicy#None"
     /// The header for SecurityPolicy None: its URI and no certificates.
-    public static let none = AsymmetricSecurityHeader(securityPolicyUri: securityPolicyNoneUri)
+    public static let securityPolicyNone = AsymmetricSecurityHeader(securityPolicyUri: securityPolicyNoneUri)
 
     /// The SecurityPolicy URI; nil when the sender left it out (length -1).
     public var securityPolicyUri: String?
