@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "PrinterSimulation", targets: ["PrinterSimulation"]),
         .executable(name: "sinter-sim", targets: ["sinter-sim"]),
         .library(name: "OPCUA", targets: ["OPCUA"]),
+        .executable(name: "sinter-opcua", targets: ["sinter-opcua"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -133,6 +134,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `sinter-opcua serve|check|bench`: the OPC UA server and client on the command line.
+        .target(
+            name: "OPCUATool",
+            dependencies: [
+                "OPCUA",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "sinter-opcua", dependencies: ["OPCUATool"], swiftSettings: swiftSettings),
         .testTarget(
             name: "OPCUATests",
             dependencies: [

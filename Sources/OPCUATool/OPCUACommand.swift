@@ -1,5 +1,5 @@
 // `sinter-opcua`: run Sinter's OPC UA server, check any OPC UA server, measure write rates.
-import ArgumentParser
+public import ArgumentParser
 
 /// The `sinter-opcua` command: `serve`, `check` and `bench` subcommands.
 public struct OPCUACommand: AsyncParsableCommand {

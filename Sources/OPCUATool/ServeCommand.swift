@@ -70,7 +70,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel): unknown level") }
     }
 
-    var printerIds: [String] { printers.split(separator: ",").map { String($0.trimmingCharacters(in: " ")) }.filter { !$0.isEmpty } }
+    var printerIds: [String] {
+        printers.split(separator: ",").map { $0.filter { $0 != " " } }.filter { !$0.isEmpty }
+    }
 
     func run() async throws {
         let url = try EndpointURL(listen)
@@ -118,14 +120,5 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             }
         }
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Character) -> String {
-        var text = Substring(self)
-        while text.first == set { text = text.dropFirst() }
-        while text.last == set { text = text.dropLast() }
-        return String(text)
     }
 }

@@ -1,6 +1,6 @@
 // The server's address space (OPC 10000-3): nodes, references, attributes, the namespace-0
 // nodes clients expect, and the type hierarchies Browse and Write consult.
-public import NIOCore
+import NIOCore
 
 /// One reference from a node: its type, target and direction.
 public struct Reference: Hashable, Sendable {
@@ -79,7 +79,7 @@ public struct Node: Sendable {
 /// space.addObject(printer, browseName: QualifiedName("dmls-01", namespaceIndex: ns), parent: NS0.ObjectsFolder)
 /// ```
 public struct AddressSpace: Sendable {
-    public private(set) var nodes: [NodeId: Node] = [:]
+    public internal(set) var nodes: [NodeId: Node] = [:]
     public private(set) var namespaces: [String] = ["http://opcfoundation.org/UA/"]
     /// HasSubtype inverse: each type's supertype.
     private var supertypes: [NodeId: NodeId] = [:]

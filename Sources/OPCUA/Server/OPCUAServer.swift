@@ -31,13 +31,14 @@ public final class OPCUAServer: Service, Sendable {
     ///   - onWrite: called after each Write service call with the values it stored (not for values set with ``setValue(_:_:)``).
     public init(
         configuration: ServerConfiguration, addressSpace: AddressSpace = AddressSpace(), logger: Logger,
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        eventLoopGroup: (any EventLoopGroup)? = nil,
         onWrite: (@Sendable ([NodeWrite]) -> Void)? = nil
     ) {
         self.configuration = configuration
         self.logger = logger
-        self.group = eventLoopGroup
-        self.listening = eventLoopGroup.next().makePromise(of: Int.self)
+        let group = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        self.group = group
+        self.listening = group.next().makePromise(of: Int.self)
         self.core = ServerCore(
             configuration: configuration, addressSpace: addressSpace,
             endpointUrl: configuration.advertisedEndpointUrl(boundPort: configuration.port), logger: logger, onWrite: onWrite
@@ -128,12 +129,12 @@ public final class OPCUAServer: Service, Sendable {
             channelId: channelId, core: core, sink: sink, configuration: configuration, logger: logger
         )
         let sendToken = endpoint.sendToken
-        try? await connection.executeThenClose { inbound, outbound in
+        _ = try? await connection.executeThenClose { inbound, outbound in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // Responses produced later (Publish) and in order: encoded here, off the core actor.
                 group.addTask {
                     for await outgoing in stream {
-                        let message = ServerConnection.encode(outgoing, channelId: channelId, tokenId: sendToken.load(ordering: .relaxed))
+                        let message = ServerConnection.encode(outgoing, channelId: channelId, tokenId: sendToken.load())
                         try await outbound.write(message)
                     }
                 }
@@ -174,7 +175,7 @@ package struct ServerConnection {
 
     package final class TokenBox: Sendable {
         private let value = Atomic<UInt32>(0)
-        func load(ordering: AtomicLoadOrdering) -> UInt32 { value.load(ordering: ordering) }
+        func load() -> UInt32 { value.load(ordering: .relaxed) }
         func store(_ token: UInt32) { value.store(token, ordering: .relaxed) }
     }
 
@@ -217,13 +218,13 @@ package struct ServerConnection {
                 }
                 request = try OpenSecureChannelRequest(decoding: &body)
             } catch {
-                return fail(error as? OPCUAError ?? OPCUAError.decoding("\(error)"))
+                return fail(error)
             }
             let token: ChannelSecurityToken
             do {
                 token = try channel.open(request, securityPolicyUri: header.securityPolicyUri, requestChannelId: message.secureChannelId, now: now)
             } catch {
-                return fail(error as? OPCUAError ?? OPCUAError(.badInternalError, "\(error)"))
+                return fail(error)
             }
             if request.requestType == .issue { sendToken.store(token.tokenId) }
             logger.debug("secure channel token issued", metadata: ["channel.id": "\(channelId)", "token.id": "\(token.tokenId)"])
@@ -247,7 +248,7 @@ package struct ServerConnection {
                 let token = try channel.accept(tokenId: tokenId, channelId: message.secureChannelId, now: now)
                 sendToken.store(token)
             } catch {
-                return fail(error as? OPCUAError ?? OPCUAError(.badInternalError, "\(error)"))
+                return fail(error)
             }
             let context = RequestContext(channelId: channelId, requestId: message.requestId, sink: sink)
             var body = message.body
@@ -263,7 +264,7 @@ package struct ServerConnection {
                 response = ServiceFault(responseHeader: ResponseHeader(timestamp: .now, requestHandle: handle, serviceResult: .badDecodingError))
             }
             guard let response else { return [] }
-            return [Self.encode(ResponseSink.Outgoing(requestId: message.requestId, response: response), channelId: channelId, tokenId: sendToken.load(ordering: .relaxed))]
+            return [Self.encode(ResponseSink.Outgoing(requestId: message.requestId, response: response), channelId: channelId, tokenId: sendToken.load())]
 
         case .abort(let status, let reason):
             logger.info("request aborted by peer", metadata: ["channel.id": "\(channelId)", "opcua.status": "\(status)", "reason": "\(reason ?? "")"])

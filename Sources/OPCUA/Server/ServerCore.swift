@@ -1,5 +1,5 @@
 // The server's state machine: sessions and the services of OPC 10000-4, as an actor.
-import Logging
+package import Logging
 import NIOCore
 
 /// A value written by a client through the Write service (or by the host through ``OPCUAServer/setValue(_:_:)``).
@@ -16,8 +16,8 @@ package actor ServerCore {
     package enum State: Sendable { case running, stopped }
 
     let configuration: ServerConfiguration
-    package private(set) var addressSpace: AddressSpace
-    private let logger: Logger
+    package var addressSpace: AddressSpace
+    let logger: Logger
     private let onWrite: (@Sendable ([NodeWrite]) -> Void)?
     package private(set) var state = State.running
     private var sessions: [NodeId: Session] = [:]
@@ -27,7 +27,7 @@ package actor ServerCore {
     private var nextSessionNumber: UInt32 = 1
     private var nextSubscriptionId: UInt32 = 1
     private var nextItemId: UInt32 = 1
-    private let startTime = DateTime.now
+    private let startTime: DateTime
     package var endpointUrl: String
     let clock = ContinuousClock()
 
@@ -36,14 +36,16 @@ package actor ServerCore {
         onWrite: (@Sendable ([NodeWrite]) -> Void)?
     ) {
         self.configuration = configuration
-        self.addressSpace = addressSpace
+        self.startTime = DateTime.now
         self.endpointUrl = endpointUrl
         self.logger = logger
         self.onWrite = onWrite
-        self.addressSpace.addNamespace(configuration.applicationUri)
+        var space = addressSpace
+        space.addNamespace(configuration.applicationUri)
         let now = DateTime.now
+        let startTime = self.startTime
         func set(_ id: NodeId, _ value: Variant) {
-            self.addressSpace.setValue(id, DataValue(value: value, sourceTimestamp: now, serverTimestamp: now))
+            space.setValue(id, DataValue(value: value, sourceTimestamp: now, serverTimestamp: now))
         }
         set(NS0.Server_ServerArray, .array(.string([configuration.applicationUri]), dimensions: nil))
         set(NS0.Server_ServerStatus_StartTime, .scalar(.dateTime(startTime)))
@@ -70,6 +72,7 @@ package actor ServerCore {
         set(NS0.Server_ServerCapabilities_MaxArrayLength, .scalar(.uint32(UInt32(DecodingLimits.maxArrayLength))))
         set(NS0.Server_ServerCapabilities_MaxStringLength, .scalar(.uint32(UInt32(DecodingLimits.maxArrayLength))))
         set(NS0.Server_ServerCapabilities_MaxByteStringLength, .scalar(.uint32(UInt32(DecodingLimits.maxArrayLength))))
+        self.addressSpace = space
     }
 
     static func buildInfo(_ configuration: ServerConfiguration) -> BuildInfo {
