@@ -84,8 +84,17 @@ public struct AddressSpace: Sendable {
     /// HasSubtype inverse: each type's supertype.
     private var supertypes: [NodeId: NodeId] = [:]
 
-    public init(namespace0: Bool = true) {
+    /// - Parameter serverUri: namespace 1, the server's own namespace (its ApplicationUri);
+    ///   ``OPCUAServer`` replaces it with its configured ApplicationUri.
+    public init(namespace0: Bool = true, serverUri: String = "urn:sinter:opcua:server") {
+        namespaces.append(serverUri)
         if namespace0 { loadNamespace0() }
+    }
+
+    /// Sets namespace 1, the server's own namespace.
+    public mutating func setServerNamespaceUri(_ uri: String) {
+        namespaces[1] = uri
+        setValue(NS0.Server_NamespaceArray, DataValue(value: .array(.string(namespaces), dimensions: nil), sourceTimestamp: .now, serverTimestamp: .now))
     }
 
     public subscript(id: NodeId) -> Node? {

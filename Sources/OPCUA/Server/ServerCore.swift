@@ -41,7 +41,7 @@ package actor ServerCore {
         self.logger = logger
         self.onWrite = onWrite
         var space = addressSpace
-        space.addNamespace(configuration.applicationUri)
+        space.setServerNamespaceUri(configuration.applicationUri)
         let now = DateTime.now
         let startTime = self.startTime
         func set(_ id: NodeId, _ value: Variant) {
