@@ -63,185 +63,191 @@ package struct NS0Reference: Sendable {
 }
 
 /// The namespace-0 nodes, in the order Objects, Variables, ObjectTypes, VariableTypes, ReferenceTypes, DataTypes.
-package let namespace0Nodes: [NS0Node] = [
-    NS0Node(78, .object, "Mandatory", description: "Specifies that an instance with the attributes and references of the instance declaration must appear when a type is instantiated.", [.init(40, 77, true), .init(35, 2996, false)]),
-    NS0Node(80, .object, "Optional", description: "Specifies that an instance with the attributes and references of the instance declaration may appear when a type is instantiated.", [.init(40, 77, true), .init(35, 2996, false)]),
-    NS0Node(84, .object, "Root", description: "The root of the server address space.", [.init(40, 61, true), .init(35, 85, true), .init(35, 86, true), .init(35, 87, true)]),
-    NS0Node(85, .object, "Objects", description: "The browse entry point when looking for objects in the server address space.", [.init(35, 84, false), .init(40, 61, true), .init(35, 2253, true)]),
-    NS0Node(86, .object, "Types", description: "The browse entry point when looking for types in the server address space.", [.init(35, 84, false), .init(40, 61, true), .init(35, 88, true), .init(35, 89, true), .init(35, 90, true), .init(35, 91, true), .init(35, 3048, true)]),
-    NS0Node(87, .object, "Views", description: "The browse entry point when looking for views in the server address space.", [.init(35, 84, false), .init(40, 61, true)]),
-    NS0Node(88, .object, "ObjectTypes", description: "The browse entry point when looking for object types in the server address space.", [.init(35, 86, false), .init(35, 58, true), .init(40, 61, true)]),
-    NS0Node(89, .object, "VariableTypes", description: "The browse entry point when looking for variable types in the server address space.", [.init(35, 86, false), .init(35, 62, true), .init(40, 61, true)]),
-    NS0Node(90, .object, "DataTypes", description: "The browse entry point when looking for data types in the server address space.", [.init(35, 86, false), .init(35, 24, true), .init(40, 61, true)]),
-    NS0Node(91, .object, "ReferenceTypes", description: "The browse entry point when looking for reference types in the server address space.", [.init(35, 86, false), .init(35, 31, true), .init(40, 61, true)]),
-    NS0Node(2253, .object, "Server", eventNotifier: 1, [.init(46, 2254, true), .init(46, 2255, true), .init(47, 2256, true), .init(46, 2267, true), .init(46, 2994, true), .init(47, 2268, true), .init(47, 2295, true), .init(47, 2296, true), .init(35, 85, false), .init(40, 2004, true)]),
-    NS0Node(2268, .object, "ServerCapabilities", [.init(47, 2253, false), .init(46, 2269, true), .init(46, 2271, true), .init(46, 2272, true), .init(46, 2735, true), .init(46, 2736, true), .init(46, 2737, true), .init(46, 3704, true), .init(46, 11702, true), .init(46, 11703, true), .init(46, 12911, true), .init(47, 11704, true), .init(47, 2996, true), .init(40, 2013, true)]),
-    NS0Node(2295, .object, "VendorServerInfo", [.init(47, 2253, false), .init(40, 2033, true)]),
-    NS0Node(2296, .object, "ServerRedundancy", [.init(47, 2253, false), .init(46, 3709, true), .init(40, 2034, true)]),
-    NS0Node(2996, .object, "ModellingRules", [.init(47, 2268, false), .init(40, 61, true), .init(35, 78, true), .init(35, 80, true)]),
-    NS0Node(3048, .object, "EventTypes", [.init(35, 86, false), .init(35, 2041, true), .init(40, 61, true)]),
-    NS0Node(11704, .object, "OperationLimits", [.init(47, 2268, false), .init(46, 11705, true), .init(46, 11707, true), .init(46, 11710, true), .init(46, 11711, true), .init(46, 11712, true), .init(46, 11714, true), .init(40, 11564, true)]),
-    NS0Node(2254, .variable, "ServerArray", dataType: 12, valueRank: 1, arrayDimensions: [0], [.init(46, 2253, false), .init(40, 68, true)]),
-    NS0Node(2255, .variable, "NamespaceArray", dataType: 12, valueRank: 1, arrayDimensions: [0], [.init(46, 2253, false), .init(40, 68, true)]),
-    NS0Node(2256, .variable, "ServerStatus", dataType: 862, [.init(47, 2253, false), .init(47, 2257, true), .init(47, 2258, true), .init(47, 2259, true), .init(47, 2260, true), .init(47, 2992, true), .init(47, 2993, true), .init(40, 2138, true)]),
-    NS0Node(2257, .variable, "StartTime", dataType: 294, [.init(47, 2256, false), .init(40, 63, true)]),
-    NS0Node(2258, .variable, "CurrentTime", dataType: 294, [.init(47, 2256, false), .init(40, 63, true)]),
-    NS0Node(2259, .variable, "State", dataType: 852, [.init(47, 2256, false), .init(40, 63, true)]),
-    NS0Node(2260, .variable, "BuildInfo", dataType: 338, [.init(47, 2256, false), .init(47, 2262, true), .init(47, 2263, true), .init(47, 2261, true), .init(47, 2264, true), .init(47, 2265, true), .init(47, 2266, true), .init(40, 3051, true)]),
-    NS0Node(2261, .variable, "ProductName", dataType: 12, [.init(47, 2260, false), .init(40, 63, true)]),
-    NS0Node(2262, .variable, "ProductUri", dataType: 12, [.init(47, 2260, false), .init(40, 63, true)]),
-    NS0Node(2263, .variable, "ManufacturerName", dataType: 12, [.init(47, 2260, false), .init(40, 63, true)]),
-    NS0Node(2264, .variable, "SoftwareVersion", dataType: 12, [.init(47, 2260, false), .init(40, 63, true)]),
-    NS0Node(2265, .variable, "BuildNumber", dataType: 12, [.init(47, 2260, false), .init(40, 63, true)]),
-    NS0Node(2266, .variable, "BuildDate", dataType: 294, [.init(47, 2260, false), .init(40, 63, true)]),
-    NS0Node(2267, .variable, "ServiceLevel", dataType: 3, [.init(46, 2253, false), .init(40, 68, true)]),
-    NS0Node(2269, .variable, "ServerProfileArray", dataType: 12, valueRank: 1, arrayDimensions: [0], [.init(46, 2268, false), .init(40, 68, true)]),
-    NS0Node(2271, .variable, "LocaleIdArray", dataType: 295, valueRank: 1, arrayDimensions: [0], [.init(46, 2268, false), .init(40, 68, true)]),
-    NS0Node(2272, .variable, "MinSupportedSampleRate", dataType: 290, [.init(46, 2268, false), .init(40, 68, true)]),
-    NS0Node(2735, .variable, "MaxBrowseContinuationPoints", dataType: 5, [.init(46, 2268, false), .init(40, 68, true)]),
-    NS0Node(2736, .variable, "MaxQueryContinuationPoints", dataType: 5, [.init(46, 2268, false), .init(40, 68, true)]),
-    NS0Node(2737, .variable, "MaxHistoryContinuationPoints", dataType: 5, [.init(46, 2268, false), .init(40, 68, true)]),
-    NS0Node(2992, .variable, "SecondsTillShutdown", dataType: 7, [.init(47, 2256, false), .init(40, 63, true)]),
-    NS0Node(2993, .variable, "ShutdownReason", dataType: 21, [.init(47, 2256, false), .init(40, 63, true)]),
-    NS0Node(2994, .variable, "Auditing", dataType: 1, [.init(46, 2253, false), .init(40, 68, true)]),
-    NS0Node(3704, .variable, "SoftwareCertificates", dataType: 344, valueRank: 1, arrayDimensions: [0], [.init(46, 2268, false), .init(40, 68, true)]),
-    NS0Node(3709, .variable, "RedundancySupport", dataType: 851, [.init(46, 2296, false), .init(40, 68, true)]),
-    NS0Node(7611, .variable, "EnumStrings", dataType: 21, valueRank: 1, arrayDimensions: [6], value: .array(.localizedText([LocalizedText("None"), LocalizedText("Cold"), LocalizedText("Warm"), LocalizedText("Hot"), LocalizedText("Transparent"), LocalizedText("HotAndMirrored")]), dimensions: nil), [.init(46, 851, false), .init(40, 68, true)]),
-    NS0Node(7612, .variable, "EnumStrings", dataType: 21, valueRank: 1, arrayDimensions: [8], value: .array(.localizedText([LocalizedText("Running"), LocalizedText("Failed"), LocalizedText("NoConfiguration"), LocalizedText("Suspended"), LocalizedText("Shutdown"), LocalizedText("Test"), LocalizedText("CommunicationFault"), LocalizedText("Unknown")]), dimensions: nil), [.init(46, 852, false), .init(40, 68, true)]),
-    NS0Node(11702, .variable, "MaxArrayLength", dataType: 7, [.init(46, 2268, false), .init(40, 68, true)]),
-    NS0Node(11703, .variable, "MaxStringLength", dataType: 7, [.init(46, 2268, false), .init(40, 68, true)]),
-    NS0Node(11705, .variable, "MaxNodesPerRead", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]),
-    NS0Node(11707, .variable, "MaxNodesPerWrite", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]),
-    NS0Node(11710, .variable, "MaxNodesPerBrowse", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]),
-    NS0Node(11711, .variable, "MaxNodesPerRegisterNodes", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]),
-    NS0Node(11712, .variable, "MaxNodesPerTranslateBrowsePathsToNodeIds", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]),
-    NS0Node(11714, .variable, "MaxMonitoredItemsPerCall", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]),
-    NS0Node(12911, .variable, "MaxByteStringLength", dataType: 7, [.init(46, 2268, false), .init(40, 68, true)]),
-    NS0Node(58, .objectType, "BaseObjectType", [.init(45, 61, true), .init(45, 77, true), .init(35, 88, false), .init(45, 2004, true), .init(45, 2013, true), .init(45, 2020, true), .init(45, 2033, true), .init(45, 2034, true), .init(45, 2041, true)]),
-    NS0Node(61, .objectType, "FolderType", [.init(45, 58, false), .init(40, 84, false), .init(40, 85, false), .init(40, 86, false), .init(40, 87, false), .init(40, 88, false), .init(40, 89, false), .init(40, 90, false), .init(40, 91, false), .init(45, 11564, true), .init(40, 3048, false), .init(40, 2996, false)]),
-    NS0Node(77, .objectType, "ModellingRuleType", [.init(45, 58, false), .init(40, 78, false), .init(40, 80, false)]),
-    NS0Node(2004, .objectType, "ServerType", [.init(45, 58, false), .init(40, 2253, false)]),
-    NS0Node(2013, .objectType, "ServerCapabilitiesType", [.init(45, 58, false), .init(40, 2268, false)]),
-    NS0Node(2020, .objectType, "ServerDiagnosticsType", [.init(45, 58, false)]),
-    NS0Node(2033, .objectType, "VendorServerInfoType", [.init(45, 58, false), .init(40, 2295, false)]),
-    NS0Node(2034, .objectType, "ServerRedundancyType", [.init(45, 58, false), .init(40, 2296, false)]),
-    NS0Node(2041, .objectType, "BaseEventType", isAbstract: true, [.init(45, 58, false), .init(35, 3048, false)]),
-    NS0Node(11564, .objectType, "OperationLimitsType", [.init(45, 61, false), .init(40, 11704, false)]),
-    NS0Node(62, .variableType, "BaseVariableType", isAbstract: true, dataType: 24, valueRank: -2, [.init(45, 63, true), .init(45, 68, true), .init(35, 89, false)]),
-    NS0Node(63, .variableType, "BaseDataVariableType", dataType: 24, valueRank: -2, [.init(45, 62, false), .init(45, 2138, true), .init(45, 3051, true), .init(40, 2257, false), .init(40, 2258, false), .init(40, 2259, false), .init(40, 2262, false), .init(40, 2263, false), .init(40, 2261, false), .init(40, 2264, false), .init(40, 2265, false), .init(40, 2266, false), .init(40, 2992, false), .init(40, 2993, false), .init(45, 2365, true)]),
-    NS0Node(68, .variableType, "PropertyType", dataType: 24, valueRank: -2, [.init(45, 62, false), .init(40, 2254, false), .init(40, 2255, false), .init(40, 2267, false), .init(40, 2994, false), .init(40, 2269, false), .init(40, 2271, false), .init(40, 2272, false), .init(40, 2735, false), .init(40, 2736, false), .init(40, 2737, false), .init(40, 3704, false), .init(40, 11702, false), .init(40, 11703, false), .init(40, 12911, false), .init(40, 11705, false), .init(40, 11707, false), .init(40, 11710, false), .init(40, 11711, false), .init(40, 11712, false), .init(40, 11714, false), .init(40, 3709, false), .init(40, 7611, false), .init(40, 7612, false)]),
-    NS0Node(2138, .variableType, "ServerStatusType", dataType: 862, [.init(45, 63, false), .init(40, 2256, false)]),
-    NS0Node(2365, .variableType, "DataItemType", dataType: 24, valueRank: -2, [.init(45, 63, false), .init(45, 15318, true)]),
-    NS0Node(2368, .variableType, "AnalogItemType", dataType: 26, valueRank: -2, [.init(45, 15318, false)]),
-    NS0Node(3051, .variableType, "BuildInfoType", dataType: 338, [.init(45, 63, false), .init(40, 2260, false)]),
-    NS0Node(15318, .variableType, "BaseAnalogType", dataType: 26, valueRank: -2, [.init(45, 2365, false), .init(45, 2368, true)]),
-    NS0Node(31, .referenceType, "References", isAbstract: true, symmetric: true, [.init(45, 32, true), .init(45, 33, true), .init(35, 91, false)]),
-    NS0Node(32, .referenceType, "NonHierarchicalReferences", isAbstract: true, symmetric: true, [.init(45, 31, false), .init(45, 37, true), .init(45, 38, true), .init(45, 39, true), .init(45, 40, true), .init(45, 41, true), .init(45, 51, true), .init(45, 52, true), .init(45, 53, true), .init(45, 54, true), .init(45, 117, true), .init(45, 24137, true), .init(45, 32407, true), .init(45, 23562, true), .init(45, 17597, true), .init(45, 17603, true), .init(45, 32558, true), .init(45, 32559, true), .init(45, 9004, true), .init(45, 9005, true), .init(45, 9006, true), .init(45, 32633, true), .init(45, 32634, true), .init(45, 23469, true), .init(45, 25237, true), .init(45, 25253, true), .init(45, 25255, true), .init(45, 25257, true), .init(45, 25258, true)]),
-    NS0Node(33, .referenceType, "HierarchicalReferences", isAbstract: true, inverseName: "InverseHierarchicalReferences", [.init(45, 31, false), .init(45, 34, true), .init(45, 35, true), .init(45, 36, true), .init(45, 25345, true), .init(45, 14936, true), .init(45, 25238, true), .init(45, 25254, true), .init(45, 25256, true)]),
-    NS0Node(34, .referenceType, "HasChild", isAbstract: true, inverseName: "ChildOf", [.init(45, 33, false), .init(45, 44, true), .init(45, 45, true), .init(45, 32679, true)]),
-    NS0Node(35, .referenceType, "Organizes", inverseName: "OrganizedBy", [.init(45, 33, false), .init(45, 16362, true)]),
-    NS0Node(36, .referenceType, "HasEventSource", inverseName: "EventSourceOf", [.init(45, 33, false), .init(45, 48, true)]),
-    NS0Node(37, .referenceType, "HasModellingRule", inverseName: "ModellingRuleOf", [.init(45, 32, false)]),
-    NS0Node(38, .referenceType, "HasEncoding", inverseName: "EncodingOf", [.init(45, 32, false)]),
-    NS0Node(39, .referenceType, "HasDescription", inverseName: "DescriptionOf", [.init(45, 32, false)]),
-    NS0Node(40, .referenceType, "HasTypeDefinition", inverseName: "TypeDefinitionOf", [.init(45, 32, false)]),
-    NS0Node(41, .referenceType, "GeneratesEvent", inverseName: "GeneratedBy", [.init(45, 32, false), .init(45, 3065, true)]),
-    NS0Node(44, .referenceType, "Aggregates", isAbstract: true, inverseName: "AggregatedBy", [.init(45, 34, false), .init(45, 46, true), .init(45, 47, true), .init(45, 56, true)]),
-    NS0Node(45, .referenceType, "HasSubtype", inverseName: "SubtypeOf", [.init(45, 34, false)]),
-    NS0Node(46, .referenceType, "HasProperty", inverseName: "PropertyOf", [.init(45, 44, false)]),
-    NS0Node(47, .referenceType, "HasComponent", inverseName: "ComponentOf", [.init(45, 44, false), .init(45, 49, true), .init(45, 24136, true), .init(45, 129, true), .init(45, 15112, true), .init(45, 17604, true), .init(45, 16361, true), .init(45, 14476, true), .init(45, 15296, true), .init(45, 18804, true), .init(45, 15297, true), .init(45, 18805, true), .init(45, 25262, true)]),
-    NS0Node(48, .referenceType, "HasNotifier", inverseName: "NotifierOf", [.init(45, 36, false)]),
-    NS0Node(49, .referenceType, "HasOrderedComponent", inverseName: "OrderedComponentOf", [.init(45, 47, false)]),
-    NS0Node(51, .referenceType, "FromState", inverseName: "ToTransition", [.init(45, 32, false)]),
-    NS0Node(52, .referenceType, "ToState", inverseName: "FromTransition", [.init(45, 32, false)]),
-    NS0Node(53, .referenceType, "HasCause", inverseName: "MayBeCausedBy", [.init(45, 32, false)]),
-    NS0Node(54, .referenceType, "HasEffect", inverseName: "MayBeEffectedBy", [.init(45, 32, false), .init(45, 17276, true), .init(45, 17983, true), .init(45, 17984, true), .init(45, 17985, true)]),
-    NS0Node(56, .referenceType, "HasHistoricalConfiguration", inverseName: "HistoricalConfigurationOf", [.init(45, 44, false)]),
-    NS0Node(117, .referenceType, "HasSubStateMachine", inverseName: "SubStateMachineOf", [.init(45, 32, false)]),
-    NS0Node(129, .referenceType, "HasArgumentDescription", inverseName: "ArgumentDescriptionOf", [.init(45, 47, false), .init(45, 131, true)]),
-    NS0Node(131, .referenceType, "HasOptionalInputArgumentDescription", inverseName: "OptionalInputArgumentDescriptionOf", [.init(45, 129, false)]),
-    NS0Node(3065, .referenceType, "AlwaysGeneratesEvent", inverseName: "AlwaysGeneratedBy", [.init(45, 41, false)]),
-    NS0Node(9004, .referenceType, "HasTrueSubState", inverseName: "IsTrueSubStateOf", [.init(45, 32, false)]),
-    NS0Node(9005, .referenceType, "HasFalseSubState", inverseName: "IsFalseSubStateOf", [.init(45, 32, false)]),
-    NS0Node(9006, .referenceType, "HasCondition", inverseName: "IsConditionOf", [.init(45, 32, false)]),
-    NS0Node(14476, .referenceType, "HasPubSubConnection", inverseName: "PubSubConnectionOf", [.init(45, 47, false)]),
-    NS0Node(14936, .referenceType, "DataSetToWriter", inverseName: "WriterToDataSet", [.init(45, 33, false)]),
-    NS0Node(15112, .referenceType, "HasGuard", inverseName: "GuardOf", [.init(45, 47, false)]),
-    NS0Node(15296, .referenceType, "HasDataSetWriter", inverseName: "IsWriterInGroup", [.init(45, 47, false)]),
-    NS0Node(15297, .referenceType, "HasDataSetReader", inverseName: "IsReaderInGroup", [.init(45, 47, false)]),
-    NS0Node(16361, .referenceType, "HasAlarmSuppressionGroup", inverseName: "IsAlarmSuppressionGroupOf", [.init(45, 47, false)]),
-    NS0Node(16362, .referenceType, "AlarmGroupMember", inverseName: "MemberOfAlarmGroup", [.init(45, 35, false), .init(45, 32059, true)]),
-    NS0Node(17276, .referenceType, "HasEffectDisable", inverseName: "MayBeDisabledBy", [.init(45, 54, false)]),
-    NS0Node(17597, .referenceType, "HasDictionaryEntry", inverseName: "DictionaryEntryOf", [.init(45, 32, false)]),
-    NS0Node(17603, .referenceType, "HasInterface", inverseName: "InterfaceOf", [.init(45, 32, false)]),
-    NS0Node(17604, .referenceType, "HasAddIn", inverseName: "AddInOf", [.init(45, 47, false)]),
-    NS0Node(17983, .referenceType, "HasEffectEnable", inverseName: "MayBeEnabledBy", [.init(45, 54, false)]),
-    NS0Node(17984, .referenceType, "HasEffectSuppressed", inverseName: "MayBeSuppressedBy", [.init(45, 54, false)]),
-    NS0Node(17985, .referenceType, "HasEffectUnsuppressed", inverseName: "MayBeUnsuppressedBy", [.init(45, 54, false)]),
-    NS0Node(18804, .referenceType, "HasWriterGroup", inverseName: "IsWriterGroupOf", [.init(45, 47, false)]),
-    NS0Node(18805, .referenceType, "HasReaderGroup", inverseName: "IsReaderGroupOf", [.init(45, 47, false)]),
-    NS0Node(23469, .referenceType, "AliasFor", inverseName: "HasAlias", [.init(45, 32, false)]),
-    NS0Node(23562, .referenceType, "IsDeprecated", inverseName: "Deprecates", [.init(45, 32, false)]),
-    NS0Node(24136, .referenceType, "HasStructuredComponent", inverseName: "IsStructuredComponentOf", [.init(45, 47, false)]),
-    NS0Node(24137, .referenceType, "AssociatedWith", symmetric: true, [.init(45, 32, false)]),
-    NS0Node(25237, .referenceType, "UsesPriorityMappingTable", inverseName: "UsedByNetworkInterface", [.init(45, 32, false)]),
-    NS0Node(25238, .referenceType, "HasLowerLayerInterface", inverseName: "HasHigherLayerInterface", [.init(45, 33, false)]),
-    NS0Node(25253, .referenceType, "IsExecutableOn", inverseName: "CanExecute", [.init(45, 32, false)]),
-    NS0Node(25254, .referenceType, "Controls", inverseName: "IsControlledBy", [.init(45, 33, false)]),
-    NS0Node(25255, .referenceType, "Utilizes", inverseName: "IsUtilizedBy", [.init(45, 32, false), .init(45, 25265, true), .init(45, 25261, true)]),
-    NS0Node(25256, .referenceType, "Requires", inverseName: "IsRequiredBy", [.init(45, 33, false)]),
-    NS0Node(25257, .referenceType, "IsPhysicallyConnectedTo", symmetric: true, [.init(45, 32, false)]),
-    NS0Node(25258, .referenceType, "RepresentsSameEntityAs", symmetric: true, [.init(45, 32, false), .init(45, 25259, true), .init(45, 25260, true)]),
-    NS0Node(25259, .referenceType, "RepresentsSameHardwareAs", symmetric: true, [.init(45, 25258, false)]),
-    NS0Node(25260, .referenceType, "RepresentsSameFunctionalityAs", symmetric: true, [.init(45, 25258, false)]),
-    NS0Node(25261, .referenceType, "IsHostedBy", inverseName: "Hosts", [.init(45, 25255, false)]),
-    NS0Node(25262, .referenceType, "HasPhysicalComponent", inverseName: "PhysicalComponentOf", [.init(45, 47, false), .init(45, 25263, true), .init(45, 25264, true)]),
-    NS0Node(25263, .referenceType, "HasContainedComponent", inverseName: "ContainedComponentOf", [.init(45, 25262, false)]),
-    NS0Node(25264, .referenceType, "HasAttachedComponent", inverseName: "AttachedComponentOf", [.init(45, 25262, false)]),
-    NS0Node(25265, .referenceType, "IsExecutingOn", inverseName: "Executes", [.init(45, 25255, false)]),
-    NS0Node(25345, .referenceType, "HasPushedSecurityGroup", inverseName: "HasPushTarget", [.init(45, 33, false)]),
-    NS0Node(32059, .referenceType, "AlarmSuppressionGroupMember", inverseName: "MemberOfAlarmSuppressionGroup", [.init(45, 16362, false)]),
-    NS0Node(32407, .referenceType, "HasKeyValueDescription", inverseName: "KeyValueDescriptionOf", [.init(45, 32, false)]),
-    NS0Node(32558, .referenceType, "HasEngineeringUnitDetails", inverseName: "EngineeringUnitDetailsOf", [.init(45, 32, false)]),
-    NS0Node(32559, .referenceType, "HasQuantity", inverseName: "QuantityOf", [.init(45, 32, false)]),
-    NS0Node(32633, .referenceType, "HasCurrentData", inverseName: "HasHistoricalData", [.init(45, 32, false)]),
-    NS0Node(32634, .referenceType, "HasCurrentEvent", inverseName: "HasHistoricalEvent", [.init(45, 32, false)]),
-    NS0Node(32679, .referenceType, "HasReferenceDescription", inverseName: "ReferenceDescriptionOf", [.init(45, 34, false)]),
-    NS0Node(1, .dataType, "Boolean", [.init(45, 24, false)]),
-    NS0Node(2, .dataType, "SByte", [.init(45, 27, false)]),
-    NS0Node(3, .dataType, "Byte", [.init(45, 28, false)]),
-    NS0Node(4, .dataType, "Int16", [.init(45, 27, false)]),
-    NS0Node(5, .dataType, "UInt16", [.init(45, 28, false)]),
-    NS0Node(6, .dataType, "Int32", [.init(45, 27, false)]),
-    NS0Node(7, .dataType, "UInt32", [.init(45, 28, false)]),
-    NS0Node(8, .dataType, "Int64", [.init(45, 27, false)]),
-    NS0Node(9, .dataType, "UInt64", [.init(45, 28, false)]),
-    NS0Node(10, .dataType, "Float", [.init(45, 26, false)]),
-    NS0Node(11, .dataType, "Double", [.init(45, 26, false), .init(45, 290, true)]),
-    NS0Node(12, .dataType, "String", [.init(45, 24, false), .init(45, 295, true)]),
-    NS0Node(13, .dataType, "DateTime", [.init(45, 24, false), .init(45, 294, true)]),
-    NS0Node(14, .dataType, "Guid", [.init(45, 24, false)]),
-    NS0Node(15, .dataType, "ByteString", [.init(45, 24, false)]),
-    NS0Node(16, .dataType, "XmlElement", [.init(45, 24, false)]),
-    NS0Node(17, .dataType, "NodeId", [.init(45, 24, false)]),
-    NS0Node(18, .dataType, "ExpandedNodeId", [.init(45, 24, false)]),
-    NS0Node(19, .dataType, "StatusCode", [.init(45, 24, false)]),
-    NS0Node(20, .dataType, "QualifiedName", [.init(45, 24, false)]),
-    NS0Node(21, .dataType, "LocalizedText", [.init(45, 24, false)]),
-    NS0Node(22, .dataType, "Structure", isAbstract: true, [.init(45, 24, false), .init(45, 344, true), .init(45, 338, true), .init(45, 862, true)]),
-    NS0Node(23, .dataType, "DataValue", [.init(45, 24, false)]),
-    NS0Node(24, .dataType, "BaseDataType", isAbstract: true, [.init(45, 26, true), .init(45, 29, true), .init(45, 1, true), .init(45, 12, true), .init(45, 13, true), .init(45, 14, true), .init(45, 15, true), .init(45, 16, true), .init(45, 17, true), .init(45, 18, true), .init(45, 19, true), .init(45, 20, true), .init(45, 21, true), .init(45, 22, true), .init(45, 23, true), .init(45, 25, true), .init(35, 90, false)]),
-    NS0Node(25, .dataType, "DiagnosticInfo", [.init(45, 24, false)]),
-    NS0Node(26, .dataType, "Number", isAbstract: true, [.init(45, 24, false), .init(45, 27, true), .init(45, 28, true), .init(45, 10, true), .init(45, 11, true)]),
-    NS0Node(27, .dataType, "Integer", isAbstract: true, [.init(45, 26, false), .init(45, 2, true), .init(45, 4, true), .init(45, 6, true), .init(45, 8, true)]),
-    NS0Node(28, .dataType, "UInteger", isAbstract: true, [.init(45, 26, false), .init(45, 3, true), .init(45, 5, true), .init(45, 7, true), .init(45, 9, true)]),
-    NS0Node(29, .dataType, "Enumeration", isAbstract: true, [.init(45, 24, false), .init(45, 851, true), .init(45, 852, true)]),
-    NS0Node(290, .dataType, "Duration", [.init(45, 11, false)]),
-    NS0Node(294, .dataType, "UtcTime", [.init(45, 13, false)]),
-    NS0Node(295, .dataType, "LocaleId", [.init(45, 12, false)]),
-    NS0Node(338, .dataType, "BuildInfo", [.init(45, 22, false)]),
-    NS0Node(344, .dataType, "SignedSoftwareCertificate", [.init(45, 22, false)]),
-    NS0Node(851, .dataType, "RedundancySupport", [.init(46, 7611, true), .init(45, 29, false)]),
-    NS0Node(852, .dataType, "ServerState", [.init(46, 7612, true), .init(45, 29, false)]),
-    NS0Node(862, .dataType, "ServerStatusDataType", [.init(45, 22, false)]),
-]
+package let namespace0Nodes: [NS0Node] = makeNamespace0Nodes()
+
+/// One statement per node: a single array literal of this size takes seconds to type-check.
+private func makeNamespace0Nodes() -> [NS0Node] {
+    var nodes: [NS0Node] = []
+    nodes.reserveCapacity(180)
+    nodes.append(NS0Node(78, .object, "Mandatory", description: "Specifies that an instance with the attributes and references of the instance declaration must appear when a type is instantiated.", [.init(40, 77, true), .init(35, 2996, false)]))
+    nodes.append(NS0Node(80, .object, "Optional", description: "Specifies that an instance with the attributes and references of the instance declaration may appear when a type is instantiated.", [.init(40, 77, true), .init(35, 2996, false)]))
+    nodes.append(NS0Node(84, .object, "Root", description: "The root of the server address space.", [.init(40, 61, true), .init(35, 85, true), .init(35, 86, true), .init(35, 87, true)]))
+    nodes.append(NS0Node(85, .object, "Objects", description: "The browse entry point when looking for objects in the server address space.", [.init(35, 84, false), .init(40, 61, true), .init(35, 2253, true)]))
+    nodes.append(NS0Node(86, .object, "Types", description: "The browse entry point when looking for types in the server address space.", [.init(35, 84, false), .init(40, 61, true), .init(35, 88, true), .init(35, 89, true), .init(35, 90, true), .init(35, 91, true), .init(35, 3048, true)]))
+    nodes.append(NS0Node(87, .object, "Views", description: "The browse entry point when looking for views in the server address space.", [.init(35, 84, false), .init(40, 61, true)]))
+    nodes.append(NS0Node(88, .object, "ObjectTypes", description: "The browse entry point when looking for object types in the server address space.", [.init(35, 86, false), .init(35, 58, true), .init(40, 61, true)]))
+    nodes.append(NS0Node(89, .object, "VariableTypes", description: "The browse entry point when looking for variable types in the server address space.", [.init(35, 86, false), .init(35, 62, true), .init(40, 61, true)]))
+    nodes.append(NS0Node(90, .object, "DataTypes", description: "The browse entry point when looking for data types in the server address space.", [.init(35, 86, false), .init(35, 24, true), .init(40, 61, true)]))
+    nodes.append(NS0Node(91, .object, "ReferenceTypes", description: "The browse entry point when looking for reference types in the server address space.", [.init(35, 86, false), .init(35, 31, true), .init(40, 61, true)]))
+    nodes.append(NS0Node(2253, .object, "Server", eventNotifier: 1, [.init(46, 2254, true), .init(46, 2255, true), .init(47, 2256, true), .init(46, 2267, true), .init(46, 2994, true), .init(47, 2268, true), .init(47, 2295, true), .init(47, 2296, true), .init(35, 85, false), .init(40, 2004, true)]))
+    nodes.append(NS0Node(2268, .object, "ServerCapabilities", [.init(47, 2253, false), .init(46, 2269, true), .init(46, 2271, true), .init(46, 2272, true), .init(46, 2735, true), .init(46, 2736, true), .init(46, 2737, true), .init(46, 3704, true), .init(46, 11702, true), .init(46, 11703, true), .init(46, 12911, true), .init(47, 11704, true), .init(47, 2996, true), .init(40, 2013, true)]))
+    nodes.append(NS0Node(2295, .object, "VendorServerInfo", [.init(47, 2253, false), .init(40, 2033, true)]))
+    nodes.append(NS0Node(2296, .object, "ServerRedundancy", [.init(47, 2253, false), .init(46, 3709, true), .init(40, 2034, true)]))
+    nodes.append(NS0Node(2996, .object, "ModellingRules", [.init(47, 2268, false), .init(40, 61, true), .init(35, 78, true), .init(35, 80, true)]))
+    nodes.append(NS0Node(3048, .object, "EventTypes", [.init(35, 86, false), .init(35, 2041, true), .init(40, 61, true)]))
+    nodes.append(NS0Node(11704, .object, "OperationLimits", [.init(47, 2268, false), .init(46, 11705, true), .init(46, 11707, true), .init(46, 11710, true), .init(46, 11711, true), .init(46, 11712, true), .init(46, 11714, true), .init(40, 11564, true)]))
+    nodes.append(NS0Node(2254, .variable, "ServerArray", dataType: 12, valueRank: 1, arrayDimensions: [0], [.init(46, 2253, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(2255, .variable, "NamespaceArray", dataType: 12, valueRank: 1, arrayDimensions: [0], [.init(46, 2253, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(2256, .variable, "ServerStatus", dataType: 862, [.init(47, 2253, false), .init(47, 2257, true), .init(47, 2258, true), .init(47, 2259, true), .init(47, 2260, true), .init(47, 2992, true), .init(47, 2993, true), .init(40, 2138, true)]))
+    nodes.append(NS0Node(2257, .variable, "StartTime", dataType: 294, [.init(47, 2256, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2258, .variable, "CurrentTime", dataType: 294, [.init(47, 2256, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2259, .variable, "State", dataType: 852, [.init(47, 2256, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2260, .variable, "BuildInfo", dataType: 338, [.init(47, 2256, false), .init(47, 2262, true), .init(47, 2263, true), .init(47, 2261, true), .init(47, 2264, true), .init(47, 2265, true), .init(47, 2266, true), .init(40, 3051, true)]))
+    nodes.append(NS0Node(2261, .variable, "ProductName", dataType: 12, [.init(47, 2260, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2262, .variable, "ProductUri", dataType: 12, [.init(47, 2260, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2263, .variable, "ManufacturerName", dataType: 12, [.init(47, 2260, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2264, .variable, "SoftwareVersion", dataType: 12, [.init(47, 2260, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2265, .variable, "BuildNumber", dataType: 12, [.init(47, 2260, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2266, .variable, "BuildDate", dataType: 294, [.init(47, 2260, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2267, .variable, "ServiceLevel", dataType: 3, [.init(46, 2253, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(2269, .variable, "ServerProfileArray", dataType: 12, valueRank: 1, arrayDimensions: [0], [.init(46, 2268, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(2271, .variable, "LocaleIdArray", dataType: 295, valueRank: 1, arrayDimensions: [0], [.init(46, 2268, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(2272, .variable, "MinSupportedSampleRate", dataType: 290, [.init(46, 2268, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(2735, .variable, "MaxBrowseContinuationPoints", dataType: 5, [.init(46, 2268, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(2736, .variable, "MaxQueryContinuationPoints", dataType: 5, [.init(46, 2268, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(2737, .variable, "MaxHistoryContinuationPoints", dataType: 5, [.init(46, 2268, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(2992, .variable, "SecondsTillShutdown", dataType: 7, [.init(47, 2256, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2993, .variable, "ShutdownReason", dataType: 21, [.init(47, 2256, false), .init(40, 63, true)]))
+    nodes.append(NS0Node(2994, .variable, "Auditing", dataType: 1, [.init(46, 2253, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(3704, .variable, "SoftwareCertificates", dataType: 344, valueRank: 1, arrayDimensions: [0], [.init(46, 2268, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(3709, .variable, "RedundancySupport", dataType: 851, [.init(46, 2296, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(7611, .variable, "EnumStrings", dataType: 21, valueRank: 1, arrayDimensions: [6], value: .array(.localizedText([LocalizedText("None"), LocalizedText("Cold"), LocalizedText("Warm"), LocalizedText("Hot"), LocalizedText("Transparent"), LocalizedText("HotAndMirrored")]), dimensions: nil), [.init(46, 851, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(7612, .variable, "EnumStrings", dataType: 21, valueRank: 1, arrayDimensions: [8], value: .array(.localizedText([LocalizedText("Running"), LocalizedText("Failed"), LocalizedText("NoConfiguration"), LocalizedText("Suspended"), LocalizedText("Shutdown"), LocalizedText("Test"), LocalizedText("CommunicationFault"), LocalizedText("Unknown")]), dimensions: nil), [.init(46, 852, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(11702, .variable, "MaxArrayLength", dataType: 7, [.init(46, 2268, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(11703, .variable, "MaxStringLength", dataType: 7, [.init(46, 2268, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(11705, .variable, "MaxNodesPerRead", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(11707, .variable, "MaxNodesPerWrite", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(11710, .variable, "MaxNodesPerBrowse", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(11711, .variable, "MaxNodesPerRegisterNodes", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(11712, .variable, "MaxNodesPerTranslateBrowsePathsToNodeIds", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(11714, .variable, "MaxMonitoredItemsPerCall", dataType: 7, [.init(46, 11704, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(12911, .variable, "MaxByteStringLength", dataType: 7, [.init(46, 2268, false), .init(40, 68, true)]))
+    nodes.append(NS0Node(58, .objectType, "BaseObjectType", [.init(45, 61, true), .init(45, 77, true), .init(35, 88, false), .init(45, 2004, true), .init(45, 2013, true), .init(45, 2020, true), .init(45, 2033, true), .init(45, 2034, true), .init(45, 2041, true)]))
+    nodes.append(NS0Node(61, .objectType, "FolderType", [.init(45, 58, false), .init(40, 84, false), .init(40, 85, false), .init(40, 86, false), .init(40, 87, false), .init(40, 88, false), .init(40, 89, false), .init(40, 90, false), .init(40, 91, false), .init(45, 11564, true), .init(40, 3048, false), .init(40, 2996, false)]))
+    nodes.append(NS0Node(77, .objectType, "ModellingRuleType", [.init(45, 58, false), .init(40, 78, false), .init(40, 80, false)]))
+    nodes.append(NS0Node(2004, .objectType, "ServerType", [.init(45, 58, false), .init(40, 2253, false)]))
+    nodes.append(NS0Node(2013, .objectType, "ServerCapabilitiesType", [.init(45, 58, false), .init(40, 2268, false)]))
+    nodes.append(NS0Node(2020, .objectType, "ServerDiagnosticsType", [.init(45, 58, false)]))
+    nodes.append(NS0Node(2033, .objectType, "VendorServerInfoType", [.init(45, 58, false), .init(40, 2295, false)]))
+    nodes.append(NS0Node(2034, .objectType, "ServerRedundancyType", [.init(45, 58, false), .init(40, 2296, false)]))
+    nodes.append(NS0Node(2041, .objectType, "BaseEventType", isAbstract: true, [.init(45, 58, false), .init(35, 3048, false)]))
+    nodes.append(NS0Node(11564, .objectType, "OperationLimitsType", [.init(45, 61, false), .init(40, 11704, false)]))
+    nodes.append(NS0Node(62, .variableType, "BaseVariableType", isAbstract: true, dataType: 24, valueRank: -2, [.init(45, 63, true), .init(45, 68, true), .init(35, 89, false)]))
+    nodes.append(NS0Node(63, .variableType, "BaseDataVariableType", dataType: 24, valueRank: -2, [.init(45, 62, false), .init(45, 2138, true), .init(45, 3051, true), .init(40, 2257, false), .init(40, 2258, false), .init(40, 2259, false), .init(40, 2262, false), .init(40, 2263, false), .init(40, 2261, false), .init(40, 2264, false), .init(40, 2265, false), .init(40, 2266, false), .init(40, 2992, false), .init(40, 2993, false), .init(45, 2365, true)]))
+    nodes.append(NS0Node(68, .variableType, "PropertyType", dataType: 24, valueRank: -2, [.init(45, 62, false), .init(40, 2254, false), .init(40, 2255, false), .init(40, 2267, false), .init(40, 2994, false), .init(40, 2269, false), .init(40, 2271, false), .init(40, 2272, false), .init(40, 2735, false), .init(40, 2736, false), .init(40, 2737, false), .init(40, 3704, false), .init(40, 11702, false), .init(40, 11703, false), .init(40, 12911, false), .init(40, 11705, false), .init(40, 11707, false), .init(40, 11710, false), .init(40, 11711, false), .init(40, 11712, false), .init(40, 11714, false), .init(40, 3709, false), .init(40, 7611, false), .init(40, 7612, false)]))
+    nodes.append(NS0Node(2138, .variableType, "ServerStatusType", dataType: 862, [.init(45, 63, false), .init(40, 2256, false)]))
+    nodes.append(NS0Node(2365, .variableType, "DataItemType", dataType: 24, valueRank: -2, [.init(45, 63, false), .init(45, 15318, true)]))
+    nodes.append(NS0Node(2368, .variableType, "AnalogItemType", dataType: 26, valueRank: -2, [.init(45, 15318, false)]))
+    nodes.append(NS0Node(3051, .variableType, "BuildInfoType", dataType: 338, [.init(45, 63, false), .init(40, 2260, false)]))
+    nodes.append(NS0Node(15318, .variableType, "BaseAnalogType", dataType: 26, valueRank: -2, [.init(45, 2365, false), .init(45, 2368, true)]))
+    nodes.append(NS0Node(31, .referenceType, "References", isAbstract: true, symmetric: true, [.init(45, 32, true), .init(45, 33, true), .init(35, 91, false)]))
+    nodes.append(NS0Node(32, .referenceType, "NonHierarchicalReferences", isAbstract: true, symmetric: true, [.init(45, 31, false), .init(45, 37, true), .init(45, 38, true), .init(45, 39, true), .init(45, 40, true), .init(45, 41, true), .init(45, 51, true), .init(45, 52, true), .init(45, 53, true), .init(45, 54, true), .init(45, 117, true), .init(45, 24137, true), .init(45, 32407, true), .init(45, 23562, true), .init(45, 17597, true), .init(45, 17603, true), .init(45, 32558, true), .init(45, 32559, true), .init(45, 9004, true), .init(45, 9005, true), .init(45, 9006, true), .init(45, 32633, true), .init(45, 32634, true), .init(45, 23469, true), .init(45, 25237, true), .init(45, 25253, true), .init(45, 25255, true), .init(45, 25257, true), .init(45, 25258, true)]))
+    nodes.append(NS0Node(33, .referenceType, "HierarchicalReferences", isAbstract: true, inverseName: "InverseHierarchicalReferences", [.init(45, 31, false), .init(45, 34, true), .init(45, 35, true), .init(45, 36, true), .init(45, 25345, true), .init(45, 14936, true), .init(45, 25238, true), .init(45, 25254, true), .init(45, 25256, true)]))
+    nodes.append(NS0Node(34, .referenceType, "HasChild", isAbstract: true, inverseName: "ChildOf", [.init(45, 33, false), .init(45, 44, true), .init(45, 45, true), .init(45, 32679, true)]))
+    nodes.append(NS0Node(35, .referenceType, "Organizes", inverseName: "OrganizedBy", [.init(45, 33, false), .init(45, 16362, true)]))
+    nodes.append(NS0Node(36, .referenceType, "HasEventSource", inverseName: "EventSourceOf", [.init(45, 33, false), .init(45, 48, true)]))
+    nodes.append(NS0Node(37, .referenceType, "HasModellingRule", inverseName: "ModellingRuleOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(38, .referenceType, "HasEncoding", inverseName: "EncodingOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(39, .referenceType, "HasDescription", inverseName: "DescriptionOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(40, .referenceType, "HasTypeDefinition", inverseName: "TypeDefinitionOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(41, .referenceType, "GeneratesEvent", inverseName: "GeneratedBy", [.init(45, 32, false), .init(45, 3065, true)]))
+    nodes.append(NS0Node(44, .referenceType, "Aggregates", isAbstract: true, inverseName: "AggregatedBy", [.init(45, 34, false), .init(45, 46, true), .init(45, 47, true), .init(45, 56, true)]))
+    nodes.append(NS0Node(45, .referenceType, "HasSubtype", inverseName: "SubtypeOf", [.init(45, 34, false)]))
+    nodes.append(NS0Node(46, .referenceType, "HasProperty", inverseName: "PropertyOf", [.init(45, 44, false)]))
+    nodes.append(NS0Node(47, .referenceType, "HasComponent", inverseName: "ComponentOf", [.init(45, 44, false), .init(45, 49, true), .init(45, 24136, true), .init(45, 129, true), .init(45, 15112, true), .init(45, 17604, true), .init(45, 16361, true), .init(45, 14476, true), .init(45, 15296, true), .init(45, 18804, true), .init(45, 15297, true), .init(45, 18805, true), .init(45, 25262, true)]))
+    nodes.append(NS0Node(48, .referenceType, "HasNotifier", inverseName: "NotifierOf", [.init(45, 36, false)]))
+    nodes.append(NS0Node(49, .referenceType, "HasOrderedComponent", inverseName: "OrderedComponentOf", [.init(45, 47, false)]))
+    nodes.append(NS0Node(51, .referenceType, "FromState", inverseName: "ToTransition", [.init(45, 32, false)]))
+    nodes.append(NS0Node(52, .referenceType, "ToState", inverseName: "FromTransition", [.init(45, 32, false)]))
+    nodes.append(NS0Node(53, .referenceType, "HasCause", inverseName: "MayBeCausedBy", [.init(45, 32, false)]))
+    nodes.append(NS0Node(54, .referenceType, "HasEffect", inverseName: "MayBeEffectedBy", [.init(45, 32, false), .init(45, 17276, true), .init(45, 17983, true), .init(45, 17984, true), .init(45, 17985, true)]))
+    nodes.append(NS0Node(56, .referenceType, "HasHistoricalConfiguration", inverseName: "HistoricalConfigurationOf", [.init(45, 44, false)]))
+    nodes.append(NS0Node(117, .referenceType, "HasSubStateMachine", inverseName: "SubStateMachineOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(129, .referenceType, "HasArgumentDescription", inverseName: "ArgumentDescriptionOf", [.init(45, 47, false), .init(45, 131, true)]))
+    nodes.append(NS0Node(131, .referenceType, "HasOptionalInputArgumentDescription", inverseName: "OptionalInputArgumentDescriptionOf", [.init(45, 129, false)]))
+    nodes.append(NS0Node(3065, .referenceType, "AlwaysGeneratesEvent", inverseName: "AlwaysGeneratedBy", [.init(45, 41, false)]))
+    nodes.append(NS0Node(9004, .referenceType, "HasTrueSubState", inverseName: "IsTrueSubStateOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(9005, .referenceType, "HasFalseSubState", inverseName: "IsFalseSubStateOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(9006, .referenceType, "HasCondition", inverseName: "IsConditionOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(14476, .referenceType, "HasPubSubConnection", inverseName: "PubSubConnectionOf", [.init(45, 47, false)]))
+    nodes.append(NS0Node(14936, .referenceType, "DataSetToWriter", inverseName: "WriterToDataSet", [.init(45, 33, false)]))
+    nodes.append(NS0Node(15112, .referenceType, "HasGuard", inverseName: "GuardOf", [.init(45, 47, false)]))
+    nodes.append(NS0Node(15296, .referenceType, "HasDataSetWriter", inverseName: "IsWriterInGroup", [.init(45, 47, false)]))
+    nodes.append(NS0Node(15297, .referenceType, "HasDataSetReader", inverseName: "IsReaderInGroup", [.init(45, 47, false)]))
+    nodes.append(NS0Node(16361, .referenceType, "HasAlarmSuppressionGroup", inverseName: "IsAlarmSuppressionGroupOf", [.init(45, 47, false)]))
+    nodes.append(NS0Node(16362, .referenceType, "AlarmGroupMember", inverseName: "MemberOfAlarmGroup", [.init(45, 35, false), .init(45, 32059, true)]))
+    nodes.append(NS0Node(17276, .referenceType, "HasEffectDisable", inverseName: "MayBeDisabledBy", [.init(45, 54, false)]))
+    nodes.append(NS0Node(17597, .referenceType, "HasDictionaryEntry", inverseName: "DictionaryEntryOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(17603, .referenceType, "HasInterface", inverseName: "InterfaceOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(17604, .referenceType, "HasAddIn", inverseName: "AddInOf", [.init(45, 47, false)]))
+    nodes.append(NS0Node(17983, .referenceType, "HasEffectEnable", inverseName: "MayBeEnabledBy", [.init(45, 54, false)]))
+    nodes.append(NS0Node(17984, .referenceType, "HasEffectSuppressed", inverseName: "MayBeSuppressedBy", [.init(45, 54, false)]))
+    nodes.append(NS0Node(17985, .referenceType, "HasEffectUnsuppressed", inverseName: "MayBeUnsuppressedBy", [.init(45, 54, false)]))
+    nodes.append(NS0Node(18804, .referenceType, "HasWriterGroup", inverseName: "IsWriterGroupOf", [.init(45, 47, false)]))
+    nodes.append(NS0Node(18805, .referenceType, "HasReaderGroup", inverseName: "IsReaderGroupOf", [.init(45, 47, false)]))
+    nodes.append(NS0Node(23469, .referenceType, "AliasFor", inverseName: "HasAlias", [.init(45, 32, false)]))
+    nodes.append(NS0Node(23562, .referenceType, "IsDeprecated", inverseName: "Deprecates", [.init(45, 32, false)]))
+    nodes.append(NS0Node(24136, .referenceType, "HasStructuredComponent", inverseName: "IsStructuredComponentOf", [.init(45, 47, false)]))
+    nodes.append(NS0Node(24137, .referenceType, "AssociatedWith", symmetric: true, [.init(45, 32, false)]))
+    nodes.append(NS0Node(25237, .referenceType, "UsesPriorityMappingTable", inverseName: "UsedByNetworkInterface", [.init(45, 32, false)]))
+    nodes.append(NS0Node(25238, .referenceType, "HasLowerLayerInterface", inverseName: "HasHigherLayerInterface", [.init(45, 33, false)]))
+    nodes.append(NS0Node(25253, .referenceType, "IsExecutableOn", inverseName: "CanExecute", [.init(45, 32, false)]))
+    nodes.append(NS0Node(25254, .referenceType, "Controls", inverseName: "IsControlledBy", [.init(45, 33, false)]))
+    nodes.append(NS0Node(25255, .referenceType, "Utilizes", inverseName: "IsUtilizedBy", [.init(45, 32, false), .init(45, 25265, true), .init(45, 25261, true)]))
+    nodes.append(NS0Node(25256, .referenceType, "Requires", inverseName: "IsRequiredBy", [.init(45, 33, false)]))
+    nodes.append(NS0Node(25257, .referenceType, "IsPhysicallyConnectedTo", symmetric: true, [.init(45, 32, false)]))
+    nodes.append(NS0Node(25258, .referenceType, "RepresentsSameEntityAs", symmetric: true, [.init(45, 32, false), .init(45, 25259, true), .init(45, 25260, true)]))
+    nodes.append(NS0Node(25259, .referenceType, "RepresentsSameHardwareAs", symmetric: true, [.init(45, 25258, false)]))
+    nodes.append(NS0Node(25260, .referenceType, "RepresentsSameFunctionalityAs", symmetric: true, [.init(45, 25258, false)]))
+    nodes.append(NS0Node(25261, .referenceType, "IsHostedBy", inverseName: "Hosts", [.init(45, 25255, false)]))
+    nodes.append(NS0Node(25262, .referenceType, "HasPhysicalComponent", inverseName: "PhysicalComponentOf", [.init(45, 47, false), .init(45, 25263, true), .init(45, 25264, true)]))
+    nodes.append(NS0Node(25263, .referenceType, "HasContainedComponent", inverseName: "ContainedComponentOf", [.init(45, 25262, false)]))
+    nodes.append(NS0Node(25264, .referenceType, "HasAttachedComponent", inverseName: "AttachedComponentOf", [.init(45, 25262, false)]))
+    nodes.append(NS0Node(25265, .referenceType, "IsExecutingOn", inverseName: "Executes", [.init(45, 25255, false)]))
+    nodes.append(NS0Node(25345, .referenceType, "HasPushedSecurityGroup", inverseName: "HasPushTarget", [.init(45, 33, false)]))
+    nodes.append(NS0Node(32059, .referenceType, "AlarmSuppressionGroupMember", inverseName: "MemberOfAlarmSuppressionGroup", [.init(45, 16362, false)]))
+    nodes.append(NS0Node(32407, .referenceType, "HasKeyValueDescription", inverseName: "KeyValueDescriptionOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(32558, .referenceType, "HasEngineeringUnitDetails", inverseName: "EngineeringUnitDetailsOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(32559, .referenceType, "HasQuantity", inverseName: "QuantityOf", [.init(45, 32, false)]))
+    nodes.append(NS0Node(32633, .referenceType, "HasCurrentData", inverseName: "HasHistoricalData", [.init(45, 32, false)]))
+    nodes.append(NS0Node(32634, .referenceType, "HasCurrentEvent", inverseName: "HasHistoricalEvent", [.init(45, 32, false)]))
+    nodes.append(NS0Node(32679, .referenceType, "HasReferenceDescription", inverseName: "ReferenceDescriptionOf", [.init(45, 34, false)]))
+    nodes.append(NS0Node(1, .dataType, "Boolean", [.init(45, 24, false)]))
+    nodes.append(NS0Node(2, .dataType, "SByte", [.init(45, 27, false)]))
+    nodes.append(NS0Node(3, .dataType, "Byte", [.init(45, 28, false)]))
+    nodes.append(NS0Node(4, .dataType, "Int16", [.init(45, 27, false)]))
+    nodes.append(NS0Node(5, .dataType, "UInt16", [.init(45, 28, false)]))
+    nodes.append(NS0Node(6, .dataType, "Int32", [.init(45, 27, false)]))
+    nodes.append(NS0Node(7, .dataType, "UInt32", [.init(45, 28, false)]))
+    nodes.append(NS0Node(8, .dataType, "Int64", [.init(45, 27, false)]))
+    nodes.append(NS0Node(9, .dataType, "UInt64", [.init(45, 28, false)]))
+    nodes.append(NS0Node(10, .dataType, "Float", [.init(45, 26, false)]))
+    nodes.append(NS0Node(11, .dataType, "Double", [.init(45, 26, false), .init(45, 290, true)]))
+    nodes.append(NS0Node(12, .dataType, "String", [.init(45, 24, false), .init(45, 295, true)]))
+    nodes.append(NS0Node(13, .dataType, "DateTime", [.init(45, 24, false), .init(45, 294, true)]))
+    nodes.append(NS0Node(14, .dataType, "Guid", [.init(45, 24, false)]))
+    nodes.append(NS0Node(15, .dataType, "ByteString", [.init(45, 24, false)]))
+    nodes.append(NS0Node(16, .dataType, "XmlElement", [.init(45, 24, false)]))
+    nodes.append(NS0Node(17, .dataType, "NodeId", [.init(45, 24, false)]))
+    nodes.append(NS0Node(18, .dataType, "ExpandedNodeId", [.init(45, 24, false)]))
+    nodes.append(NS0Node(19, .dataType, "StatusCode", [.init(45, 24, false)]))
+    nodes.append(NS0Node(20, .dataType, "QualifiedName", [.init(45, 24, false)]))
+    nodes.append(NS0Node(21, .dataType, "LocalizedText", [.init(45, 24, false)]))
+    nodes.append(NS0Node(22, .dataType, "Structure", isAbstract: true, [.init(45, 24, false), .init(45, 344, true), .init(45, 338, true), .init(45, 862, true)]))
+    nodes.append(NS0Node(23, .dataType, "DataValue", [.init(45, 24, false)]))
+    nodes.append(NS0Node(24, .dataType, "BaseDataType", isAbstract: true, [.init(45, 26, true), .init(45, 29, true), .init(45, 1, true), .init(45, 12, true), .init(45, 13, true), .init(45, 14, true), .init(45, 15, true), .init(45, 16, true), .init(45, 17, true), .init(45, 18, true), .init(45, 19, true), .init(45, 20, true), .init(45, 21, true), .init(45, 22, true), .init(45, 23, true), .init(45, 25, true), .init(35, 90, false)]))
+    nodes.append(NS0Node(25, .dataType, "DiagnosticInfo", [.init(45, 24, false)]))
+    nodes.append(NS0Node(26, .dataType, "Number", isAbstract: true, [.init(45, 24, false), .init(45, 27, true), .init(45, 28, true), .init(45, 10, true), .init(45, 11, true)]))
+    nodes.append(NS0Node(27, .dataType, "Integer", isAbstract: true, [.init(45, 26, false), .init(45, 2, true), .init(45, 4, true), .init(45, 6, true), .init(45, 8, true)]))
+    nodes.append(NS0Node(28, .dataType, "UInteger", isAbstract: true, [.init(45, 26, false), .init(45, 3, true), .init(45, 5, true), .init(45, 7, true), .init(45, 9, true)]))
+    nodes.append(NS0Node(29, .dataType, "Enumeration", isAbstract: true, [.init(45, 24, false), .init(45, 851, true), .init(45, 852, true)]))
+    nodes.append(NS0Node(290, .dataType, "Duration", [.init(45, 11, false)]))
+    nodes.append(NS0Node(294, .dataType, "UtcTime", [.init(45, 13, false)]))
+    nodes.append(NS0Node(295, .dataType, "LocaleId", [.init(45, 12, false)]))
+    nodes.append(NS0Node(338, .dataType, "BuildInfo", [.init(45, 22, false)]))
+    nodes.append(NS0Node(344, .dataType, "SignedSoftwareCertificate", [.init(45, 22, false)]))
+    nodes.append(NS0Node(851, .dataType, "RedundancySupport", [.init(46, 7611, true), .init(45, 29, false)]))
+    nodes.append(NS0Node(852, .dataType, "ServerState", [.init(46, 7612, true), .init(45, 29, false)]))
+    nodes.append(NS0Node(862, .dataType, "ServerStatusDataType", [.init(45, 22, false)]))
+    return nodes
+}

@@ -652,85 +652,6 @@ public struct FindServersResponse: ServiceResponse, Hashable, Sendable {
     }
 }
 
-/// The ServerOnNetwork structure (DataType i=12189).
-public struct ServerOnNetwork: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 12207)
-    public var recordId: UInt32
-    public var serverName: String?
-    public var discoveryUrl: String?
-    public var serverCapabilities: [String]?
-    public init(recordId: UInt32 = 0, serverName: String? = nil, discoveryUrl: String? = nil, serverCapabilities: [String]? = nil) {
-        self.recordId = recordId
-        self.serverName = serverName
-        self.discoveryUrl = discoveryUrl
-        self.serverCapabilities = serverCapabilities
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        recordId.encode(to: &buffer)
-        buffer.writeUAString(serverName)
-        buffer.writeUAString(discoveryUrl)
-        buffer.writeUAArray(serverCapabilities)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        recordId = try UInt32(decoding: &buffer)
-        serverName = try buffer.readUAString("ServerOnNetwork.ServerName")
-        discoveryUrl = try buffer.readUAString("ServerOnNetwork.DiscoveryUrl")
-        serverCapabilities = try buffer.readUAArray(String.self, "ServerOnNetwork.ServerCapabilities")
-    }
-}
-
-/// The FindServersOnNetworkRequest structure (DataType i=12190).
-public struct FindServersOnNetworkRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 12208)
-    public var requestHeader: RequestHeader
-    public var startingRecordId: UInt32
-    public var maxRecordsToReturn: UInt32
-    public var serverCapabilityFilter: [String]?
-    public init(requestHeader: RequestHeader = RequestHeader(), startingRecordId: UInt32 = 0, maxRecordsToReturn: UInt32 = 0, serverCapabilityFilter: [String]? = nil) {
-        self.requestHeader = requestHeader
-        self.startingRecordId = startingRecordId
-        self.maxRecordsToReturn = maxRecordsToReturn
-        self.serverCapabilityFilter = serverCapabilityFilter
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        startingRecordId.encode(to: &buffer)
-        maxRecordsToReturn.encode(to: &buffer)
-        buffer.writeUAArray(serverCapabilityFilter)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        startingRecordId = try UInt32(decoding: &buffer)
-        maxRecordsToReturn = try UInt32(decoding: &buffer)
-        serverCapabilityFilter = try buffer.readUAArray(String.self, "FindServersOnNetworkRequest.ServerCapabilityFilter")
-    }
-}
-
-/// The FindServersOnNetworkResponse structure (DataType i=12191).
-public struct FindServersOnNetworkResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 12209)
-    public var responseHeader: ResponseHeader
-    public var lastCounterResetTime: DateTime
-    public var servers: [ServerOnNetwork]?
-    public init(responseHeader: ResponseHeader = ResponseHeader(), lastCounterResetTime: DateTime = .null, servers: [ServerOnNetwork]? = nil) {
-        self.responseHeader = responseHeader
-        self.lastCounterResetTime = lastCounterResetTime
-        self.servers = servers
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        lastCounterResetTime.encode(to: &buffer)
-        buffer.writeUAArray(servers)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        lastCounterResetTime = try DateTime(decoding: &buffer)
-        servers = try buffer.readUAArray(ServerOnNetwork.self, "FindServersOnNetworkResponse.Servers")
-    }
-}
-
 /// The UserTokenPolicy structure (DataType i=304).
 public struct UserTokenPolicy: OPCUAStructure, Hashable, Sendable {
     public static let binaryEncodingId = NodeId(numeric: 306)
@@ -850,133 +771,6 @@ public struct GetEndpointsResponse: ServiceResponse, Hashable, Sendable {
     public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
         responseHeader = try ResponseHeader(decoding: &buffer)
         endpoints = try buffer.readUAArray(EndpointDescription.self, "GetEndpointsResponse.Endpoints")
-    }
-}
-
-/// The RegisteredServer structure (DataType i=432).
-public struct RegisteredServer: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 434)
-    public var serverUri: String?
-    public var productUri: String?
-    public var serverNames: [LocalizedText]?
-    public var serverType: ApplicationType
-    public var gatewayServerUri: String?
-    public var discoveryUrls: [String]?
-    public var semaphoreFilePath: String?
-    public var isOnline: Bool
-    public init(serverUri: String? = nil, productUri: String? = nil, serverNames: [LocalizedText]? = nil, serverType: ApplicationType = .server, gatewayServerUri: String? = nil, discoveryUrls: [String]? = nil, semaphoreFilePath: String? = nil, isOnline: Bool = false) {
-        self.serverUri = serverUri
-        self.productUri = productUri
-        self.serverNames = serverNames
-        self.serverType = serverType
-        self.gatewayServerUri = gatewayServerUri
-        self.discoveryUrls = discoveryUrls
-        self.semaphoreFilePath = semaphoreFilePath
-        self.isOnline = isOnline
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        buffer.writeUAString(serverUri)
-        buffer.writeUAString(productUri)
-        buffer.writeUAArray(serverNames)
-        serverType.encode(to: &buffer)
-        buffer.writeUAString(gatewayServerUri)
-        buffer.writeUAArray(discoveryUrls)
-        buffer.writeUAString(semaphoreFilePath)
-        isOnline.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        serverUri = try buffer.readUAString("RegisteredServer.ServerUri")
-        productUri = try buffer.readUAString("RegisteredServer.ProductUri")
-        serverNames = try buffer.readUAArray(LocalizedText.self, "RegisteredServer.ServerNames")
-        serverType = try ApplicationType(decoding: &buffer)
-        gatewayServerUri = try buffer.readUAString("RegisteredServer.GatewayServerUri")
-        discoveryUrls = try buffer.readUAArray(String.self, "RegisteredServer.DiscoveryUrls")
-        semaphoreFilePath = try buffer.readUAString("RegisteredServer.SemaphoreFilePath")
-        isOnline = try Bool(decoding: &buffer)
-    }
-}
-
-/// The RegisterServerRequest structure (DataType i=435).
-public struct RegisterServerRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 437)
-    public var requestHeader: RequestHeader
-    public var server: RegisteredServer
-    public init(requestHeader: RequestHeader = RequestHeader(), server: RegisteredServer = RegisteredServer()) {
-        self.requestHeader = requestHeader
-        self.server = server
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        server.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        server = try RegisteredServer(decoding: &buffer)
-    }
-}
-
-/// The RegisterServerResponse structure (DataType i=438).
-public struct RegisterServerResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 440)
-    public var responseHeader: ResponseHeader
-    public init(responseHeader: ResponseHeader = ResponseHeader()) {
-        self.responseHeader = responseHeader
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-    }
-}
-
-/// The RegisterServer2Request structure (DataType i=12193).
-public struct RegisterServer2Request: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 12211)
-    public var requestHeader: RequestHeader
-    public var server: RegisteredServer
-    public var discoveryConfiguration: [ExtensionObject]?
-    public init(requestHeader: RequestHeader = RequestHeader(), server: RegisteredServer = RegisteredServer(), discoveryConfiguration: [ExtensionObject]? = nil) {
-        self.requestHeader = requestHeader
-        self.server = server
-        self.discoveryConfiguration = discoveryConfiguration
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        server.encode(to: &buffer)
-        buffer.writeUAArray(discoveryConfiguration)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        server = try RegisteredServer(decoding: &buffer)
-        discoveryConfiguration = try buffer.readUAArray(ExtensionObject.self, "RegisterServer2Request.DiscoveryConfiguration")
-    }
-}
-
-/// The RegisterServer2Response structure (DataType i=12194).
-public struct RegisterServer2Response: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 12212)
-    public var responseHeader: ResponseHeader
-    public var configurationResults: [StatusCode]?
-    public var diagnosticInfos: [DiagnosticInfo]?
-    public init(responseHeader: ResponseHeader = ResponseHeader(), configurationResults: [StatusCode]? = nil, diagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.responseHeader = responseHeader
-        self.configurationResults = configurationResults
-        self.diagnosticInfos = diagnosticInfos
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(configurationResults)
-        buffer.writeUAArray(diagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        configurationResults = try buffer.readUAArray(StatusCode.self, "RegisterServer2Response.ConfigurationResults")
-        diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "RegisterServer2Response.DiagnosticInfos")
     }
 }
 
@@ -1465,325 +1259,6 @@ public struct CancelResponse: ServiceResponse, Hashable, Sendable {
     }
 }
 
-/// The AddNodesItem structure (DataType i=376).
-public struct AddNodesItem: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 378)
-    public var parentNodeId: ExpandedNodeId
-    public var referenceTypeId: NodeId
-    public var requestedNewNodeId: ExpandedNodeId
-    public var browseName: QualifiedName
-    public var nodeClass: NodeClass
-    public var nodeAttributes: ExtensionObject
-    public var typeDefinition: ExpandedNodeId
-    public init(parentNodeId: ExpandedNodeId = .null, referenceTypeId: NodeId = .null, requestedNewNodeId: ExpandedNodeId = .null, browseName: QualifiedName = .null, nodeClass: NodeClass = .unspecified, nodeAttributes: ExtensionObject = .null, typeDefinition: ExpandedNodeId = .null) {
-        self.parentNodeId = parentNodeId
-        self.referenceTypeId = referenceTypeId
-        self.requestedNewNodeId = requestedNewNodeId
-        self.browseName = browseName
-        self.nodeClass = nodeClass
-        self.nodeAttributes = nodeAttributes
-        self.typeDefinition = typeDefinition
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        parentNodeId.encode(to: &buffer)
-        referenceTypeId.encode(to: &buffer)
-        requestedNewNodeId.encode(to: &buffer)
-        browseName.encode(to: &buffer)
-        nodeClass.encode(to: &buffer)
-        nodeAttributes.encode(to: &buffer)
-        typeDefinition.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        parentNodeId = try ExpandedNodeId(decoding: &buffer)
-        referenceTypeId = try NodeId(decoding: &buffer)
-        requestedNewNodeId = try ExpandedNodeId(decoding: &buffer)
-        browseName = try QualifiedName(decoding: &buffer)
-        nodeClass = try NodeClass(decoding: &buffer)
-        nodeAttributes = try ExtensionObject(decoding: &buffer)
-        typeDefinition = try ExpandedNodeId(decoding: &buffer)
-    }
-}
-
-/// The AddNodesResult structure (DataType i=483).
-public struct AddNodesResult: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 485)
-    public var statusCode: StatusCode
-    public var addedNodeId: NodeId
-    public init(statusCode: StatusCode = .good, addedNodeId: NodeId = .null) {
-        self.statusCode = statusCode
-        self.addedNodeId = addedNodeId
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        statusCode.encode(to: &buffer)
-        addedNodeId.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        statusCode = try StatusCode(decoding: &buffer)
-        addedNodeId = try NodeId(decoding: &buffer)
-    }
-}
-
-/// The AddNodesRequest structure (DataType i=486).
-public struct AddNodesRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 488)
-    public var requestHeader: RequestHeader
-    public var nodesToAdd: [AddNodesItem]?
-    public init(requestHeader: RequestHeader = RequestHeader(), nodesToAdd: [AddNodesItem]? = nil) {
-        self.requestHeader = requestHeader
-        self.nodesToAdd = nodesToAdd
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        buffer.writeUAArray(nodesToAdd)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        nodesToAdd = try buffer.readUAArray(AddNodesItem.self, "AddNodesRequest.NodesToAdd")
-    }
-}
-
-/// The AddNodesResponse structure (DataType i=489).
-public struct AddNodesResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 491)
-    public var responseHeader: ResponseHeader
-    public var results: [AddNodesResult]?
-    public var diagnosticInfos: [DiagnosticInfo]?
-    public init(responseHeader: ResponseHeader = ResponseHeader(), results: [AddNodesResult]? = nil, diagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.responseHeader = responseHeader
-        self.results = results
-        self.diagnosticInfos = diagnosticInfos
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(results)
-        buffer.writeUAArray(diagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        results = try buffer.readUAArray(AddNodesResult.self, "AddNodesResponse.Results")
-        diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "AddNodesResponse.DiagnosticInfos")
-    }
-}
-
-/// The AddReferencesItem structure (DataType i=379).
-public struct AddReferencesItem: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 381)
-    public var sourceNodeId: NodeId
-    public var referenceTypeId: NodeId
-    public var isForward: Bool
-    public var targetServerUri: String?
-    public var targetNodeId: ExpandedNodeId
-    public var targetNodeClass: NodeClass
-    public init(sourceNodeId: NodeId = .null, referenceTypeId: NodeId = .null, isForward: Bool = false, targetServerUri: String? = nil, targetNodeId: ExpandedNodeId = .null, targetNodeClass: NodeClass = .unspecified) {
-        self.sourceNodeId = sourceNodeId
-        self.referenceTypeId = referenceTypeId
-        self.isForward = isForward
-        self.targetServerUri = targetServerUri
-        self.targetNodeId = targetNodeId
-        self.targetNodeClass = targetNodeClass
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        sourceNodeId.encode(to: &buffer)
-        referenceTypeId.encode(to: &buffer)
-        isForward.encode(to: &buffer)
-        buffer.writeUAString(targetServerUri)
-        targetNodeId.encode(to: &buffer)
-        targetNodeClass.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        sourceNodeId = try NodeId(decoding: &buffer)
-        referenceTypeId = try NodeId(decoding: &buffer)
-        isForward = try Bool(decoding: &buffer)
-        targetServerUri = try buffer.readUAString("AddReferencesItem.TargetServerUri")
-        targetNodeId = try ExpandedNodeId(decoding: &buffer)
-        targetNodeClass = try NodeClass(decoding: &buffer)
-    }
-}
-
-/// The AddReferencesRequest structure (DataType i=492).
-public struct AddReferencesRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 494)
-    public var requestHeader: RequestHeader
-    public var referencesToAdd: [AddReferencesItem]?
-    public init(requestHeader: RequestHeader = RequestHeader(), referencesToAdd: [AddReferencesItem]? = nil) {
-        self.requestHeader = requestHeader
-        self.referencesToAdd = referencesToAdd
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        buffer.writeUAArray(referencesToAdd)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        referencesToAdd = try buffer.readUAArray(AddReferencesItem.self, "AddReferencesRequest.ReferencesToAdd")
-    }
-}
-
-/// The AddReferencesResponse structure (DataType i=495).
-public struct AddReferencesResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 497)
-    public var responseHeader: ResponseHeader
-    public var results: [StatusCode]?
-    public var diagnosticInfos: [DiagnosticInfo]?
-    public init(responseHeader: ResponseHeader = ResponseHeader(), results: [StatusCode]? = nil, diagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.responseHeader = responseHeader
-        self.results = results
-        self.diagnosticInfos = diagnosticInfos
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(results)
-        buffer.writeUAArray(diagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        results = try buffer.readUAArray(StatusCode.self, "AddReferencesResponse.Results")
-        diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "AddReferencesResponse.DiagnosticInfos")
-    }
-}
-
-/// The DeleteNodesItem structure (DataType i=382).
-public struct DeleteNodesItem: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 384)
-    public var nodeId: NodeId
-    public var deleteTargetReferences: Bool
-    public init(nodeId: NodeId = .null, deleteTargetReferences: Bool = false) {
-        self.nodeId = nodeId
-        self.deleteTargetReferences = deleteTargetReferences
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        nodeId.encode(to: &buffer)
-        deleteTargetReferences.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        nodeId = try NodeId(decoding: &buffer)
-        deleteTargetReferences = try Bool(decoding: &buffer)
-    }
-}
-
-/// The DeleteNodesRequest structure (DataType i=498).
-public struct DeleteNodesRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 500)
-    public var requestHeader: RequestHeader
-    public var nodesToDelete: [DeleteNodesItem]?
-    public init(requestHeader: RequestHeader = RequestHeader(), nodesToDelete: [DeleteNodesItem]? = nil) {
-        self.requestHeader = requestHeader
-        self.nodesToDelete = nodesToDelete
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        buffer.writeUAArray(nodesToDelete)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        nodesToDelete = try buffer.readUAArray(DeleteNodesItem.self, "DeleteNodesRequest.NodesToDelete")
-    }
-}
-
-/// The DeleteNodesResponse structure (DataType i=501).
-public struct DeleteNodesResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 503)
-    public var responseHeader: ResponseHeader
-    public var results: [StatusCode]?
-    public var diagnosticInfos: [DiagnosticInfo]?
-    public init(responseHeader: ResponseHeader = ResponseHeader(), results: [StatusCode]? = nil, diagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.responseHeader = responseHeader
-        self.results = results
-        self.diagnosticInfos = diagnosticInfos
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(results)
-        buffer.writeUAArray(diagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        results = try buffer.readUAArray(StatusCode.self, "DeleteNodesResponse.Results")
-        diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "DeleteNodesResponse.DiagnosticInfos")
-    }
-}
-
-/// The DeleteReferencesItem structure (DataType i=385).
-public struct DeleteReferencesItem: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 387)
-    public var sourceNodeId: NodeId
-    public var referenceTypeId: NodeId
-    public var isForward: Bool
-    public var targetNodeId: ExpandedNodeId
-    public var deleteBidirectional: Bool
-    public init(sourceNodeId: NodeId = .null, referenceTypeId: NodeId = .null, isForward: Bool = false, targetNodeId: ExpandedNodeId = .null, deleteBidirectional: Bool = false) {
-        self.sourceNodeId = sourceNodeId
-        self.referenceTypeId = referenceTypeId
-        self.isForward = isForward
-        self.targetNodeId = targetNodeId
-        self.deleteBidirectional = deleteBidirectional
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        sourceNodeId.encode(to: &buffer)
-        referenceTypeId.encode(to: &buffer)
-        isForward.encode(to: &buffer)
-        targetNodeId.encode(to: &buffer)
-        deleteBidirectional.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        sourceNodeId = try NodeId(decoding: &buffer)
-        referenceTypeId = try NodeId(decoding: &buffer)
-        isForward = try Bool(decoding: &buffer)
-        targetNodeId = try ExpandedNodeId(decoding: &buffer)
-        deleteBidirectional = try Bool(decoding: &buffer)
-    }
-}
-
-/// The DeleteReferencesRequest structure (DataType i=504).
-public struct DeleteReferencesRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 506)
-    public var requestHeader: RequestHeader
-    public var referencesToDelete: [DeleteReferencesItem]?
-    public init(requestHeader: RequestHeader = RequestHeader(), referencesToDelete: [DeleteReferencesItem]? = nil) {
-        self.requestHeader = requestHeader
-        self.referencesToDelete = referencesToDelete
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        buffer.writeUAArray(referencesToDelete)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        referencesToDelete = try buffer.readUAArray(DeleteReferencesItem.self, "DeleteReferencesRequest.ReferencesToDelete")
-    }
-}
-
-/// The DeleteReferencesResponse structure (DataType i=507).
-public struct DeleteReferencesResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 509)
-    public var responseHeader: ResponseHeader
-    public var results: [StatusCode]?
-    public var diagnosticInfos: [DiagnosticInfo]?
-    public init(responseHeader: ResponseHeader = ResponseHeader(), results: [StatusCode]? = nil, diagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.responseHeader = responseHeader
-        self.results = results
-        self.diagnosticInfos = diagnosticInfos
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(results)
-        buffer.writeUAArray(diagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        results = try buffer.readUAArray(StatusCode.self, "DeleteReferencesResponse.Results")
-        diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "DeleteReferencesResponse.DiagnosticInfos")
-    }
-}
-
 /// The ViewDescription structure (DataType i=511).
 public struct ViewDescription: OPCUAStructure, Hashable, Sendable {
     public static let binaryEncodingId = NodeId(numeric: 513)
@@ -2223,75 +1698,6 @@ public struct UnregisterNodesResponse: ServiceResponse, Hashable, Sendable {
     }
 }
 
-/// The QueryDataDescription structure (DataType i=570).
-public struct QueryDataDescription: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 572)
-    public var relativePath: RelativePath
-    public var attributeId: UInt32
-    public var indexRange: String?
-    public init(relativePath: RelativePath = RelativePath(), attributeId: UInt32 = 0, indexRange: String? = nil) {
-        self.relativePath = relativePath
-        self.attributeId = attributeId
-        self.indexRange = indexRange
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        relativePath.encode(to: &buffer)
-        attributeId.encode(to: &buffer)
-        buffer.writeUAString(indexRange)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        relativePath = try RelativePath(decoding: &buffer)
-        attributeId = try UInt32(decoding: &buffer)
-        indexRange = try buffer.readUAString("QueryDataDescription.IndexRange")
-    }
-}
-
-/// The NodeTypeDescription structure (DataType i=573).
-public struct NodeTypeDescription: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 575)
-    public var typeDefinitionNode: ExpandedNodeId
-    public var includeSubTypes: Bool
-    public var dataToReturn: [QueryDataDescription]?
-    public init(typeDefinitionNode: ExpandedNodeId = .null, includeSubTypes: Bool = false, dataToReturn: [QueryDataDescription]? = nil) {
-        self.typeDefinitionNode = typeDefinitionNode
-        self.includeSubTypes = includeSubTypes
-        self.dataToReturn = dataToReturn
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        typeDefinitionNode.encode(to: &buffer)
-        includeSubTypes.encode(to: &buffer)
-        buffer.writeUAArray(dataToReturn)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        typeDefinitionNode = try ExpandedNodeId(decoding: &buffer)
-        includeSubTypes = try Bool(decoding: &buffer)
-        dataToReturn = try buffer.readUAArray(QueryDataDescription.self, "NodeTypeDescription.DataToReturn")
-    }
-}
-
-/// The QueryDataSet structure (DataType i=577).
-public struct QueryDataSet: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 579)
-    public var nodeId: ExpandedNodeId
-    public var typeDefinitionNode: ExpandedNodeId
-    public var values: [Variant]?
-    public init(nodeId: ExpandedNodeId = .null, typeDefinitionNode: ExpandedNodeId = .null, values: [Variant]? = nil) {
-        self.nodeId = nodeId
-        self.typeDefinitionNode = typeDefinitionNode
-        self.values = values
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        nodeId.encode(to: &buffer)
-        typeDefinitionNode.encode(to: &buffer)
-        buffer.writeUAArray(values)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        nodeId = try ExpandedNodeId(decoding: &buffer)
-        typeDefinitionNode = try ExpandedNodeId(decoding: &buffer)
-        values = try buffer.readUAArray(Variant.self, "QueryDataSet.Values")
-    }
-}
-
 /// The ContentFilterElement structure (DataType i=583).
 public struct ContentFilterElement: OPCUAStructure, Hashable, Sendable {
     public static let binaryEncodingId = NodeId(numeric: 585)
@@ -2350,191 +1756,6 @@ public struct SimpleAttributeOperand: OPCUAStructure, Hashable, Sendable {
         browsePath = try buffer.readUAArray(QualifiedName.self, "SimpleAttributeOperand.BrowsePath")
         attributeId = try UInt32(decoding: &buffer)
         indexRange = try buffer.readUAString("SimpleAttributeOperand.IndexRange")
-    }
-}
-
-/// The ContentFilterElementResult structure (DataType i=604).
-public struct ContentFilterElementResult: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 606)
-    public var statusCode: StatusCode
-    public var operandStatusCodes: [StatusCode]?
-    public var operandDiagnosticInfos: [DiagnosticInfo]?
-    public init(statusCode: StatusCode = .good, operandStatusCodes: [StatusCode]? = nil, operandDiagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.statusCode = statusCode
-        self.operandStatusCodes = operandStatusCodes
-        self.operandDiagnosticInfos = operandDiagnosticInfos
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        statusCode.encode(to: &buffer)
-        buffer.writeUAArray(operandStatusCodes)
-        buffer.writeUAArray(operandDiagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        statusCode = try StatusCode(decoding: &buffer)
-        operandStatusCodes = try buffer.readUAArray(StatusCode.self, "ContentFilterElementResult.OperandStatusCodes")
-        operandDiagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "ContentFilterElementResult.OperandDiagnosticInfos")
-    }
-}
-
-/// The ContentFilterResult structure (DataType i=607).
-public struct ContentFilterResult: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 609)
-    public var elementResults: [ContentFilterElementResult]?
-    public var elementDiagnosticInfos: [DiagnosticInfo]?
-    public init(elementResults: [ContentFilterElementResult]? = nil, elementDiagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.elementResults = elementResults
-        self.elementDiagnosticInfos = elementDiagnosticInfos
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        buffer.writeUAArray(elementResults)
-        buffer.writeUAArray(elementDiagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        elementResults = try buffer.readUAArray(ContentFilterElementResult.self, "ContentFilterResult.ElementResults")
-        elementDiagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "ContentFilterResult.ElementDiagnosticInfos")
-    }
-}
-
-/// The ParsingResult structure (DataType i=610).
-public struct ParsingResult: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 612)
-    public var statusCode: StatusCode
-    public var dataStatusCodes: [StatusCode]?
-    public var dataDiagnosticInfos: [DiagnosticInfo]?
-    public init(statusCode: StatusCode = .good, dataStatusCodes: [StatusCode]? = nil, dataDiagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.statusCode = statusCode
-        self.dataStatusCodes = dataStatusCodes
-        self.dataDiagnosticInfos = dataDiagnosticInfos
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        statusCode.encode(to: &buffer)
-        buffer.writeUAArray(dataStatusCodes)
-        buffer.writeUAArray(dataDiagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        statusCode = try StatusCode(decoding: &buffer)
-        dataStatusCodes = try buffer.readUAArray(StatusCode.self, "ParsingResult.DataStatusCodes")
-        dataDiagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "ParsingResult.DataDiagnosticInfos")
-    }
-}
-
-/// The QueryFirstRequest structure (DataType i=613).
-public struct QueryFirstRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 615)
-    public var requestHeader: RequestHeader
-    public var view: ViewDescription
-    public var nodeTypes: [NodeTypeDescription]?
-    public var filter: ContentFilter
-    public var maxDataSetsToReturn: UInt32
-    public var maxReferencesToReturn: UInt32
-    public init(requestHeader: RequestHeader = RequestHeader(), view: ViewDescription = ViewDescription(), nodeTypes: [NodeTypeDescription]? = nil, filter: ContentFilter = ContentFilter(), maxDataSetsToReturn: UInt32 = 0, maxReferencesToReturn: UInt32 = 0) {
-        self.requestHeader = requestHeader
-        self.view = view
-        self.nodeTypes = nodeTypes
-        self.filter = filter
-        self.maxDataSetsToReturn = maxDataSetsToReturn
-        self.maxReferencesToReturn = maxReferencesToReturn
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        view.encode(to: &buffer)
-        buffer.writeUAArray(nodeTypes)
-        filter.encode(to: &buffer)
-        maxDataSetsToReturn.encode(to: &buffer)
-        maxReferencesToReturn.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        view = try ViewDescription(decoding: &buffer)
-        nodeTypes = try buffer.readUAArray(NodeTypeDescription.self, "QueryFirstRequest.NodeTypes")
-        filter = try ContentFilter(decoding: &buffer)
-        maxDataSetsToReturn = try UInt32(decoding: &buffer)
-        maxReferencesToReturn = try UInt32(decoding: &buffer)
-    }
-}
-
-/// The QueryFirstResponse structure (DataType i=616).
-public struct QueryFirstResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 618)
-    public var responseHeader: ResponseHeader
-    public var queryDataSets: [QueryDataSet]?
-    public var continuationPoint: ByteString
-    public var parsingResults: [ParsingResult]?
-    public var diagnosticInfos: [DiagnosticInfo]?
-    public var filterResult: ContentFilterResult
-    public init(responseHeader: ResponseHeader = ResponseHeader(), queryDataSets: [QueryDataSet]? = nil, continuationPoint: ByteString = .null, parsingResults: [ParsingResult]? = nil, diagnosticInfos: [DiagnosticInfo]? = nil, filterResult: ContentFilterResult = ContentFilterResult()) {
-        self.responseHeader = responseHeader
-        self.queryDataSets = queryDataSets
-        self.continuationPoint = continuationPoint
-        self.parsingResults = parsingResults
-        self.diagnosticInfos = diagnosticInfos
-        self.filterResult = filterResult
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(queryDataSets)
-        continuationPoint.encode(to: &buffer)
-        buffer.writeUAArray(parsingResults)
-        buffer.writeUAArray(diagnosticInfos)
-        filterResult.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        queryDataSets = try buffer.readUAArray(QueryDataSet.self, "QueryFirstResponse.QueryDataSets")
-        continuationPoint = try ByteString(decoding: &buffer)
-        parsingResults = try buffer.readUAArray(ParsingResult.self, "QueryFirstResponse.ParsingResults")
-        diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "QueryFirstResponse.DiagnosticInfos")
-        filterResult = try ContentFilterResult(decoding: &buffer)
-    }
-}
-
-/// The QueryNextRequest structure (DataType i=619).
-public struct QueryNextRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 621)
-    public var requestHeader: RequestHeader
-    public var releaseContinuationPoint: Bool
-    public var continuationPoint: ByteString
-    public init(requestHeader: RequestHeader = RequestHeader(), releaseContinuationPoint: Bool = false, continuationPoint: ByteString = .null) {
-        self.requestHeader = requestHeader
-        self.releaseContinuationPoint = releaseContinuationPoint
-        self.continuationPoint = continuationPoint
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        releaseContinuationPoint.encode(to: &buffer)
-        continuationPoint.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        releaseContinuationPoint = try Bool(decoding: &buffer)
-        continuationPoint = try ByteString(decoding: &buffer)
-    }
-}
-
-/// The QueryNextResponse structure (DataType i=622).
-public struct QueryNextResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 624)
-    public var responseHeader: ResponseHeader
-    public var queryDataSets: [QueryDataSet]?
-    public var revisedContinuationPoint: ByteString
-    public init(responseHeader: ResponseHeader = ResponseHeader(), queryDataSets: [QueryDataSet]? = nil, revisedContinuationPoint: ByteString = .null) {
-        self.responseHeader = responseHeader
-        self.queryDataSets = queryDataSets
-        self.revisedContinuationPoint = revisedContinuationPoint
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(queryDataSets)
-        revisedContinuationPoint.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        queryDataSets = try buffer.readUAArray(QueryDataSet.self, "QueryNextResponse.QueryDataSets")
-        revisedContinuationPoint = try ByteString(decoding: &buffer)
     }
 }
 
@@ -2617,112 +1838,6 @@ public struct ReadResponse: ServiceResponse, Hashable, Sendable {
     }
 }
 
-/// The HistoryReadValueId structure (DataType i=635).
-public struct HistoryReadValueId: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 637)
-    public var nodeId: NodeId
-    public var indexRange: String?
-    public var dataEncoding: QualifiedName
-    public var continuationPoint: ByteString
-    public init(nodeId: NodeId = .null, indexRange: String? = nil, dataEncoding: QualifiedName = .null, continuationPoint: ByteString = .null) {
-        self.nodeId = nodeId
-        self.indexRange = indexRange
-        self.dataEncoding = dataEncoding
-        self.continuationPoint = continuationPoint
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        nodeId.encode(to: &buffer)
-        buffer.writeUAString(indexRange)
-        dataEncoding.encode(to: &buffer)
-        continuationPoint.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        nodeId = try NodeId(decoding: &buffer)
-        indexRange = try buffer.readUAString("HistoryReadValueId.IndexRange")
-        dataEncoding = try QualifiedName(decoding: &buffer)
-        continuationPoint = try ByteString(decoding: &buffer)
-    }
-}
-
-/// The HistoryReadResult structure (DataType i=638).
-public struct HistoryReadResult: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 640)
-    public var statusCode: StatusCode
-    public var continuationPoint: ByteString
-    public var historyData: ExtensionObject
-    public init(statusCode: StatusCode = .good, continuationPoint: ByteString = .null, historyData: ExtensionObject = .null) {
-        self.statusCode = statusCode
-        self.continuationPoint = continuationPoint
-        self.historyData = historyData
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        statusCode.encode(to: &buffer)
-        continuationPoint.encode(to: &buffer)
-        historyData.encode(to: &buffer)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        statusCode = try StatusCode(decoding: &buffer)
-        continuationPoint = try ByteString(decoding: &buffer)
-        historyData = try ExtensionObject(decoding: &buffer)
-    }
-}
-
-/// The HistoryReadRequest structure (DataType i=662).
-public struct HistoryReadRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 664)
-    public var requestHeader: RequestHeader
-    public var historyReadDetails: ExtensionObject
-    public var timestampsToReturn: TimestampsToReturn
-    public var releaseContinuationPoints: Bool
-    public var nodesToRead: [HistoryReadValueId]?
-    public init(requestHeader: RequestHeader = RequestHeader(), historyReadDetails: ExtensionObject = .null, timestampsToReturn: TimestampsToReturn = .source, releaseContinuationPoints: Bool = false, nodesToRead: [HistoryReadValueId]? = nil) {
-        self.requestHeader = requestHeader
-        self.historyReadDetails = historyReadDetails
-        self.timestampsToReturn = timestampsToReturn
-        self.releaseContinuationPoints = releaseContinuationPoints
-        self.nodesToRead = nodesToRead
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        historyReadDetails.encode(to: &buffer)
-        timestampsToReturn.encode(to: &buffer)
-        releaseContinuationPoints.encode(to: &buffer)
-        buffer.writeUAArray(nodesToRead)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        historyReadDetails = try ExtensionObject(decoding: &buffer)
-        timestampsToReturn = try TimestampsToReturn(decoding: &buffer)
-        releaseContinuationPoints = try Bool(decoding: &buffer)
-        nodesToRead = try buffer.readUAArray(HistoryReadValueId.self, "HistoryReadRequest.NodesToRead")
-    }
-}
-
-/// The HistoryReadResponse structure (DataType i=665).
-public struct HistoryReadResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 667)
-    public var responseHeader: ResponseHeader
-    public var results: [HistoryReadResult]?
-    public var diagnosticInfos: [DiagnosticInfo]?
-    public init(responseHeader: ResponseHeader = ResponseHeader(), results: [HistoryReadResult]? = nil, diagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.responseHeader = responseHeader
-        self.results = results
-        self.diagnosticInfos = diagnosticInfos
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(results)
-        buffer.writeUAArray(diagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        results = try buffer.readUAArray(HistoryReadResult.self, "HistoryReadResponse.Results")
-        diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "HistoryReadResponse.DiagnosticInfos")
-    }
-}
-
 /// The WriteValue structure (DataType i=668).
 public struct WriteValue: OPCUAStructure, Hashable, Sendable {
     public static let binaryEncodingId = NodeId(numeric: 670)
@@ -2791,167 +1906,6 @@ public struct WriteResponse: ServiceResponse, Hashable, Sendable {
         responseHeader = try ResponseHeader(decoding: &buffer)
         results = try buffer.readUAArray(StatusCode.self, "WriteResponse.Results")
         diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "WriteResponse.DiagnosticInfos")
-    }
-}
-
-/// The HistoryUpdateResult structure (DataType i=695).
-public struct HistoryUpdateResult: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 697)
-    public var statusCode: StatusCode
-    public var operationResults: [StatusCode]?
-    public var diagnosticInfos: [DiagnosticInfo]?
-    public init(statusCode: StatusCode = .good, operationResults: [StatusCode]? = nil, diagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.statusCode = statusCode
-        self.operationResults = operationResults
-        self.diagnosticInfos = diagnosticInfos
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        statusCode.encode(to: &buffer)
-        buffer.writeUAArray(operationResults)
-        buffer.writeUAArray(diagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        statusCode = try StatusCode(decoding: &buffer)
-        operationResults = try buffer.readUAArray(StatusCode.self, "HistoryUpdateResult.OperationResults")
-        diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "HistoryUpdateResult.DiagnosticInfos")
-    }
-}
-
-/// The HistoryUpdateRequest structure (DataType i=698).
-public struct HistoryUpdateRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 700)
-    public var requestHeader: RequestHeader
-    public var historyUpdateDetails: [ExtensionObject]?
-    public init(requestHeader: RequestHeader = RequestHeader(), historyUpdateDetails: [ExtensionObject]? = nil) {
-        self.requestHeader = requestHeader
-        self.historyUpdateDetails = historyUpdateDetails
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        buffer.writeUAArray(historyUpdateDetails)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        historyUpdateDetails = try buffer.readUAArray(ExtensionObject.self, "HistoryUpdateRequest.HistoryUpdateDetails")
-    }
-}
-
-/// The HistoryUpdateResponse structure (DataType i=701).
-public struct HistoryUpdateResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 703)
-    public var responseHeader: ResponseHeader
-    public var results: [HistoryUpdateResult]?
-    public var diagnosticInfos: [DiagnosticInfo]?
-    public init(responseHeader: ResponseHeader = ResponseHeader(), results: [HistoryUpdateResult]? = nil, diagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.responseHeader = responseHeader
-        self.results = results
-        self.diagnosticInfos = diagnosticInfos
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(results)
-        buffer.writeUAArray(diagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        results = try buffer.readUAArray(HistoryUpdateResult.self, "HistoryUpdateResponse.Results")
-        diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "HistoryUpdateResponse.DiagnosticInfos")
-    }
-}
-
-/// The CallMethodRequest structure (DataType i=704).
-public struct CallMethodRequest: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 706)
-    public var objectId: NodeId
-    public var methodId: NodeId
-    public var inputArguments: [Variant]?
-    public init(objectId: NodeId = .null, methodId: NodeId = .null, inputArguments: [Variant]? = nil) {
-        self.objectId = objectId
-        self.methodId = methodId
-        self.inputArguments = inputArguments
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        objectId.encode(to: &buffer)
-        methodId.encode(to: &buffer)
-        buffer.writeUAArray(inputArguments)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        objectId = try NodeId(decoding: &buffer)
-        methodId = try NodeId(decoding: &buffer)
-        inputArguments = try buffer.readUAArray(Variant.self, "CallMethodRequest.InputArguments")
-    }
-}
-
-/// The CallMethodResult structure (DataType i=707).
-public struct CallMethodResult: OPCUAStructure, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 709)
-    public var statusCode: StatusCode
-    public var inputArgumentResults: [StatusCode]?
-    public var inputArgumentDiagnosticInfos: [DiagnosticInfo]?
-    public var outputArguments: [Variant]?
-    public init(statusCode: StatusCode = .good, inputArgumentResults: [StatusCode]? = nil, inputArgumentDiagnosticInfos: [DiagnosticInfo]? = nil, outputArguments: [Variant]? = nil) {
-        self.statusCode = statusCode
-        self.inputArgumentResults = inputArgumentResults
-        self.inputArgumentDiagnosticInfos = inputArgumentDiagnosticInfos
-        self.outputArguments = outputArguments
-    }
-    public func encode(to buffer: inout ByteBuffer) {
-        statusCode.encode(to: &buffer)
-        buffer.writeUAArray(inputArgumentResults)
-        buffer.writeUAArray(inputArgumentDiagnosticInfos)
-        buffer.writeUAArray(outputArguments)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        statusCode = try StatusCode(decoding: &buffer)
-        inputArgumentResults = try buffer.readUAArray(StatusCode.self, "CallMethodResult.InputArgumentResults")
-        inputArgumentDiagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "CallMethodResult.InputArgumentDiagnosticInfos")
-        outputArguments = try buffer.readUAArray(Variant.self, "CallMethodResult.OutputArguments")
-    }
-}
-
-/// The CallRequest structure (DataType i=710).
-public struct CallRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 712)
-    public var requestHeader: RequestHeader
-    public var methodsToCall: [CallMethodRequest]?
-    public init(requestHeader: RequestHeader = RequestHeader(), methodsToCall: [CallMethodRequest]? = nil) {
-        self.requestHeader = requestHeader
-        self.methodsToCall = methodsToCall
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        buffer.writeUAArray(methodsToCall)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        methodsToCall = try buffer.readUAArray(CallMethodRequest.self, "CallRequest.MethodsToCall")
-    }
-}
-
-/// The CallResponse structure (DataType i=713).
-public struct CallResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 715)
-    public var responseHeader: ResponseHeader
-    public var results: [CallMethodResult]?
-    public var diagnosticInfos: [DiagnosticInfo]?
-    public init(responseHeader: ResponseHeader = ResponseHeader(), results: [CallMethodResult]? = nil, diagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.responseHeader = responseHeader
-        self.results = results
-        self.diagnosticInfos = diagnosticInfos
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(results)
-        buffer.writeUAArray(diagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        results = try buffer.readUAArray(CallMethodResult.self, "CallResponse.Results")
-        diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "CallResponse.DiagnosticInfos")
     }
 }
 
@@ -3339,70 +2293,6 @@ public struct SetMonitoringModeResponse: ServiceResponse, Hashable, Sendable {
         responseHeader = try ResponseHeader(decoding: &buffer)
         results = try buffer.readUAArray(StatusCode.self, "SetMonitoringModeResponse.Results")
         diagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "SetMonitoringModeResponse.DiagnosticInfos")
-    }
-}
-
-/// The SetTriggeringRequest structure (DataType i=773).
-public struct SetTriggeringRequest: ServiceRequest, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 775)
-    public var requestHeader: RequestHeader
-    public var subscriptionId: UInt32
-    public var triggeringItemId: UInt32
-    public var linksToAdd: [UInt32]?
-    public var linksToRemove: [UInt32]?
-    public init(requestHeader: RequestHeader = RequestHeader(), subscriptionId: UInt32 = 0, triggeringItemId: UInt32 = 0, linksToAdd: [UInt32]? = nil, linksToRemove: [UInt32]? = nil) {
-        self.requestHeader = requestHeader
-        self.subscriptionId = subscriptionId
-        self.triggeringItemId = triggeringItemId
-        self.linksToAdd = linksToAdd
-        self.linksToRemove = linksToRemove
-    }
-    public init() { self.init(requestHeader: RequestHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        requestHeader.encode(to: &buffer)
-        subscriptionId.encode(to: &buffer)
-        triggeringItemId.encode(to: &buffer)
-        buffer.writeUAArray(linksToAdd)
-        buffer.writeUAArray(linksToRemove)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        requestHeader = try RequestHeader(decoding: &buffer)
-        subscriptionId = try UInt32(decoding: &buffer)
-        triggeringItemId = try UInt32(decoding: &buffer)
-        linksToAdd = try buffer.readUAArray(UInt32.self, "SetTriggeringRequest.LinksToAdd")
-        linksToRemove = try buffer.readUAArray(UInt32.self, "SetTriggeringRequest.LinksToRemove")
-    }
-}
-
-/// The SetTriggeringResponse structure (DataType i=776).
-public struct SetTriggeringResponse: ServiceResponse, Hashable, Sendable {
-    public static let binaryEncodingId = NodeId(numeric: 778)
-    public var responseHeader: ResponseHeader
-    public var addResults: [StatusCode]?
-    public var addDiagnosticInfos: [DiagnosticInfo]?
-    public var removeResults: [StatusCode]?
-    public var removeDiagnosticInfos: [DiagnosticInfo]?
-    public init(responseHeader: ResponseHeader = ResponseHeader(), addResults: [StatusCode]? = nil, addDiagnosticInfos: [DiagnosticInfo]? = nil, removeResults: [StatusCode]? = nil, removeDiagnosticInfos: [DiagnosticInfo]? = nil) {
-        self.responseHeader = responseHeader
-        self.addResults = addResults
-        self.addDiagnosticInfos = addDiagnosticInfos
-        self.removeResults = removeResults
-        self.removeDiagnosticInfos = removeDiagnosticInfos
-    }
-    public init() { self.init(responseHeader: ResponseHeader()) }
-    public func encode(to buffer: inout ByteBuffer) {
-        responseHeader.encode(to: &buffer)
-        buffer.writeUAArray(addResults)
-        buffer.writeUAArray(addDiagnosticInfos)
-        buffer.writeUAArray(removeResults)
-        buffer.writeUAArray(removeDiagnosticInfos)
-    }
-    public init(decoding buffer: inout ByteBuffer) throws(OPCUAError) {
-        responseHeader = try ResponseHeader(decoding: &buffer)
-        addResults = try buffer.readUAArray(StatusCode.self, "SetTriggeringResponse.AddResults")
-        addDiagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "SetTriggeringResponse.AddDiagnosticInfos")
-        removeResults = try buffer.readUAArray(StatusCode.self, "SetTriggeringResponse.RemoveResults")
-        removeDiagnosticInfos = try buffer.readUAArray(DiagnosticInfo.self, "SetTriggeringResponse.RemoveDiagnosticInfos")
     }
 }
 
@@ -4107,43 +2997,35 @@ public struct EUInformation: OPCUAStructure, Hashable, Sendable {
 }
 
 /// Decodes service messages by the NodeId of their binary encoding (the type id that precedes
-/// the body in a MSG chunk, OPC 10000-6 §6.7.2).
+/// the body in a MSG chunk, OPC 10000-6 §6.7.2). The caller checks that no bytes are left over.
+///
+/// ```swift
+/// let typeId = try NodeId(decoding: &body)
+/// guard let request = try ServiceRegistry.decodeRequest(encodingId: typeId, from: &body) else { /* BadServiceUnsupported */ }
+/// ```
 public enum ServiceRegistry {
     /// Decodes the request whose `*_Encoding_DefaultBinary` id is `encodingId`; nil for an id that is not a known request.
     public static func decodeRequest(encodingId: NodeId, from buffer: inout ByteBuffer) throws(OPCUAError) -> (any ServiceRequest)? {
         guard let id = encodingId.ns0Numeric else { return nil }
         switch id {
         case 422: return try FindServersRequest(decoding: &buffer)
-        case 12208: return try FindServersOnNetworkRequest(decoding: &buffer)
         case 428: return try GetEndpointsRequest(decoding: &buffer)
-        case 437: return try RegisterServerRequest(decoding: &buffer)
-        case 12211: return try RegisterServer2Request(decoding: &buffer)
         case 446: return try OpenSecureChannelRequest(decoding: &buffer)
         case 452: return try CloseSecureChannelRequest(decoding: &buffer)
         case 461: return try CreateSessionRequest(decoding: &buffer)
         case 467: return try ActivateSessionRequest(decoding: &buffer)
         case 473: return try CloseSessionRequest(decoding: &buffer)
         case 479: return try CancelRequest(decoding: &buffer)
-        case 488: return try AddNodesRequest(decoding: &buffer)
-        case 494: return try AddReferencesRequest(decoding: &buffer)
-        case 500: return try DeleteNodesRequest(decoding: &buffer)
-        case 506: return try DeleteReferencesRequest(decoding: &buffer)
         case 527: return try BrowseRequest(decoding: &buffer)
         case 533: return try BrowseNextRequest(decoding: &buffer)
         case 554: return try TranslateBrowsePathsToNodeIdsRequest(decoding: &buffer)
         case 560: return try RegisterNodesRequest(decoding: &buffer)
         case 566: return try UnregisterNodesRequest(decoding: &buffer)
-        case 615: return try QueryFirstRequest(decoding: &buffer)
-        case 621: return try QueryNextRequest(decoding: &buffer)
         case 631: return try ReadRequest(decoding: &buffer)
-        case 664: return try HistoryReadRequest(decoding: &buffer)
         case 673: return try WriteRequest(decoding: &buffer)
-        case 700: return try HistoryUpdateRequest(decoding: &buffer)
-        case 712: return try CallRequest(decoding: &buffer)
         case 751: return try CreateMonitoredItemsRequest(decoding: &buffer)
         case 763: return try ModifyMonitoredItemsRequest(decoding: &buffer)
         case 769: return try SetMonitoringModeRequest(decoding: &buffer)
-        case 775: return try SetTriggeringRequest(decoding: &buffer)
         case 781: return try DeleteMonitoredItemsRequest(decoding: &buffer)
         case 787: return try CreateSubscriptionRequest(decoding: &buffer)
         case 793: return try ModifySubscriptionRequest(decoding: &buffer)
@@ -4162,36 +3044,23 @@ public enum ServiceRegistry {
         switch id {
         case 397: return try ServiceFault(decoding: &buffer)
         case 425: return try FindServersResponse(decoding: &buffer)
-        case 12209: return try FindServersOnNetworkResponse(decoding: &buffer)
         case 431: return try GetEndpointsResponse(decoding: &buffer)
-        case 440: return try RegisterServerResponse(decoding: &buffer)
-        case 12212: return try RegisterServer2Response(decoding: &buffer)
         case 449: return try OpenSecureChannelResponse(decoding: &buffer)
         case 455: return try CloseSecureChannelResponse(decoding: &buffer)
         case 464: return try CreateSessionResponse(decoding: &buffer)
         case 470: return try ActivateSessionResponse(decoding: &buffer)
         case 476: return try CloseSessionResponse(decoding: &buffer)
         case 482: return try CancelResponse(decoding: &buffer)
-        case 491: return try AddNodesResponse(decoding: &buffer)
-        case 497: return try AddReferencesResponse(decoding: &buffer)
-        case 503: return try DeleteNodesResponse(decoding: &buffer)
-        case 509: return try DeleteReferencesResponse(decoding: &buffer)
         case 530: return try BrowseResponse(decoding: &buffer)
         case 536: return try BrowseNextResponse(decoding: &buffer)
         case 557: return try TranslateBrowsePathsToNodeIdsResponse(decoding: &buffer)
         case 563: return try RegisterNodesResponse(decoding: &buffer)
         case 569: return try UnregisterNodesResponse(decoding: &buffer)
-        case 618: return try QueryFirstResponse(decoding: &buffer)
-        case 624: return try QueryNextResponse(decoding: &buffer)
         case 634: return try ReadResponse(decoding: &buffer)
-        case 667: return try HistoryReadResponse(decoding: &buffer)
         case 676: return try WriteResponse(decoding: &buffer)
-        case 703: return try HistoryUpdateResponse(decoding: &buffer)
-        case 715: return try CallResponse(decoding: &buffer)
         case 754: return try CreateMonitoredItemsResponse(decoding: &buffer)
         case 766: return try ModifyMonitoredItemsResponse(decoding: &buffer)
         case 772: return try SetMonitoringModeResponse(decoding: &buffer)
-        case 778: return try SetTriggeringResponse(decoding: &buffer)
         case 784: return try DeleteMonitoredItemsResponse(decoding: &buffer)
         case 790: return try CreateSubscriptionResponse(decoding: &buffer)
         case 796: return try ModifySubscriptionResponse(decoding: &buffer)
@@ -4206,28 +3075,22 @@ public enum ServiceRegistry {
 
     /// Every request type `decodeRequest` knows.
     public static let requestTypes: [any ServiceRequest.Type] = [
-        FindServersRequest.self, FindServersOnNetworkRequest.self, GetEndpointsRequest.self, RegisterServerRequest.self,
-        RegisterServer2Request.self, OpenSecureChannelRequest.self, CloseSecureChannelRequest.self, CreateSessionRequest.self,
-        ActivateSessionRequest.self, CloseSessionRequest.self, CancelRequest.self, AddNodesRequest.self,
-        AddReferencesRequest.self, DeleteNodesRequest.self, DeleteReferencesRequest.self, BrowseRequest.self,
-        BrowseNextRequest.self, TranslateBrowsePathsToNodeIdsRequest.self, RegisterNodesRequest.self, UnregisterNodesRequest.self,
-        QueryFirstRequest.self, QueryNextRequest.self, ReadRequest.self, HistoryReadRequest.self,
-        WriteRequest.self, HistoryUpdateRequest.self, CallRequest.self, CreateMonitoredItemsRequest.self,
-        ModifyMonitoredItemsRequest.self, SetMonitoringModeRequest.self, SetTriggeringRequest.self, DeleteMonitoredItemsRequest.self,
-        CreateSubscriptionRequest.self, ModifySubscriptionRequest.self, SetPublishingModeRequest.self, PublishRequest.self,
-        RepublishRequest.self, TransferSubscriptionsRequest.self, DeleteSubscriptionsRequest.self,
+        FindServersRequest.self, GetEndpointsRequest.self, OpenSecureChannelRequest.self, CloseSecureChannelRequest.self,
+        CreateSessionRequest.self, ActivateSessionRequest.self, CloseSessionRequest.self, CancelRequest.self,
+        BrowseRequest.self, BrowseNextRequest.self, TranslateBrowsePathsToNodeIdsRequest.self, RegisterNodesRequest.self,
+        UnregisterNodesRequest.self, ReadRequest.self, WriteRequest.self, CreateMonitoredItemsRequest.self,
+        ModifyMonitoredItemsRequest.self, SetMonitoringModeRequest.self, DeleteMonitoredItemsRequest.self, CreateSubscriptionRequest.self,
+        ModifySubscriptionRequest.self, SetPublishingModeRequest.self, PublishRequest.self, RepublishRequest.self,
+        TransferSubscriptionsRequest.self, DeleteSubscriptionsRequest.self,
     ]
     /// Every response type `decodeResponse` knows (with ServiceFault).
     public static let responseTypes: [any ServiceResponse.Type] = [
-        ServiceFault.self, FindServersResponse.self, FindServersOnNetworkResponse.self, GetEndpointsResponse.self,
-        RegisterServerResponse.self, RegisterServer2Response.self, OpenSecureChannelResponse.self, CloseSecureChannelResponse.self,
-        CreateSessionResponse.self, ActivateSessionResponse.self, CloseSessionResponse.self, CancelResponse.self,
-        AddNodesResponse.self, AddReferencesResponse.self, DeleteNodesResponse.self, DeleteReferencesResponse.self,
-        BrowseResponse.self, BrowseNextResponse.self, TranslateBrowsePathsToNodeIdsResponse.self, RegisterNodesResponse.self,
-        UnregisterNodesResponse.self, QueryFirstResponse.self, QueryNextResponse.self, ReadResponse.self,
-        HistoryReadResponse.self, WriteResponse.self, HistoryUpdateResponse.self, CallResponse.self,
-        CreateMonitoredItemsResponse.self, ModifyMonitoredItemsResponse.self, SetMonitoringModeResponse.self, SetTriggeringResponse.self,
-        DeleteMonitoredItemsResponse.self, CreateSubscriptionResponse.self, ModifySubscriptionResponse.self, SetPublishingModeResponse.self,
-        PublishResponse.self, RepublishResponse.self, TransferSubscriptionsResponse.self, DeleteSubscriptionsResponse.self,
+        ServiceFault.self, FindServersResponse.self, GetEndpointsResponse.self, OpenSecureChannelResponse.self,
+        CloseSecureChannelResponse.self, CreateSessionResponse.self, ActivateSessionResponse.self, CloseSessionResponse.self,
+        CancelResponse.self, BrowseResponse.self, BrowseNextResponse.self, TranslateBrowsePathsToNodeIdsResponse.self,
+        RegisterNodesResponse.self, UnregisterNodesResponse.self, ReadResponse.self, WriteResponse.self,
+        CreateMonitoredItemsResponse.self, ModifyMonitoredItemsResponse.self, SetMonitoringModeResponse.self, DeleteMonitoredItemsResponse.self,
+        CreateSubscriptionResponse.self, ModifySubscriptionResponse.self, SetPublishingModeResponse.self, PublishResponse.self,
+        RepublishResponse.self, TransferSubscriptionsResponse.self, DeleteSubscriptionsResponse.self,
     ]
 }
