@@ -141,7 +141,9 @@ extension ByteBuffer {
     public mutating func readUAArray<T: OPCUACodable>(_ type: T.Type = T.self, _ what: StaticString = "array") throws(OPCUAError) -> [T]? {
         guard let count = try readUALength(what) else { return nil }
         var result: [T] = []
-        result.reserveCapacity(count)
+        // The count is bounded by the readable bytes, not by the elements' in-memory size:
+        // reserve a little and let the array grow as elements actually decode.
+        result.reserveCapacity(Swift.min(count, 1024))
         for _ in 0..<count { result.append(try T(decoding: &self)) }
         return result
     }

@@ -242,7 +242,7 @@ public indirect enum ArrayValues: Hashable, Sendable {
     static func decode(_ type: BuiltinType, count: Int, from buffer: inout ByteBuffer, depth: Int) throws(OPCUAError) -> ArrayValues {
         func many<T>(_ read: (inout ByteBuffer) throws(OPCUAError) -> T) throws(OPCUAError) -> [T] {
             var result: [T] = []
-            result.reserveCapacity(count)
+            result.reserveCapacity(Swift.min(count, 4096))
             for _ in 0..<count { result.append(try read(&buffer)) }
             return result
         }
