@@ -379,6 +379,64 @@ struct ServerServiceTests {
         #expect((gone as? ServiceFault)?.responseHeader.serviceResult == .badMessageNotAvailable)
     }
 
+    @Test func subscriptionAndItemSettingsCanBeChanged() async throws {
+        var harness = try await Harness()
+        let power = harness.variable("fdm-01", "PowerKW")
+        let created = try await harness.expect(CreateSubscriptionResponse.self, CreateSubscriptionRequest(
+            requestedPublishingInterval: 1, requestedLifetimeCount: 1, requestedMaxKeepAliveCount: 5, publishingEnabled: true))
+        // Revised: the interval to the 10 ms floor, the lifetime to at least 3 keep-alives.
+        #expect(created.revisedPublishingInterval == 10)
+        #expect(created.revisedLifetimeCount == 15)
+        let modified = try await harness.expect(ModifySubscriptionResponse.self, ModifySubscriptionRequest(
+            subscriptionId: created.subscriptionId, requestedPublishingInterval: 250, requestedLifetimeCount: 100, requestedMaxKeepAliveCount: 10))
+        #expect(modified.revisedPublishingInterval == 250)
+        #expect(modified.revisedLifetimeCount == 100)
+        #expect(modified.revisedMaxKeepAliveCount == 10)
+        let unknown = await harness.call(ModifySubscriptionRequest(subscriptionId: 9999))
+        #expect(unknown?.responseHeader.serviceResult == .badSubscriptionIdInvalid)
+
+        let items = try await harness.expect(CreateMonitoredItemsResponse.self, CreateMonitoredItemsRequest(
+            subscriptionId: created.subscriptionId, timestampsToReturn: .both, itemsToCreate: [
+                MonitoredItemCreateRequest(itemToMonitor: ReadValueId(nodeId: power, attributeId: AttributeId.value.rawValue), monitoringMode: .reporting,
+                                           requestedParameters: MonitoringParameters(clientHandle: 1, samplingInterval: -1, queueSize: 0)),
+                MonitoredItemCreateRequest(itemToMonitor: ReadValueId(nodeId: NodeId(string: "ghost", namespace: 2), attributeId: AttributeId.value.rawValue), monitoringMode: .reporting),
+                MonitoredItemCreateRequest(itemToMonitor: ReadValueId(nodeId: NS0.ObjectsFolder, attributeId: AttributeId.value.rawValue), monitoringMode: .reporting),
+                MonitoredItemCreateRequest(itemToMonitor: ReadValueId(nodeId: NS0.ObjectsFolder, attributeId: AttributeId.displayName.rawValue), monitoringMode: .reporting,
+                                           requestedParameters: MonitoringParameters(filter: ExtensionObject(DataChangeFilter(trigger: .status)))),
+            ]))
+        let results = items.results ?? []
+        #expect(results.map(\.statusCode) == [.good, .badNodeIdUnknown, .badAttributeIdInvalid, .badFilterNotAllowed])
+        #expect(results.first?.revisedQueueSize == 1)
+        #expect(results.first?.revisedSamplingInterval == 250, "-1 means the publishing interval")
+        let itemId = try #require(results.first?.monitoredItemId)
+
+        let changed = try await harness.expect(ModifyMonitoredItemsResponse.self, ModifyMonitoredItemsRequest(
+            subscriptionId: created.subscriptionId, timestampsToReturn: .source, itemsToModify: [
+                MonitoredItemModifyRequest(monitoredItemId: itemId, requestedParameters: MonitoringParameters(clientHandle: 2, samplingInterval: 0, queueSize: 5000, discardOldest: true)),
+                MonitoredItemModifyRequest(monitoredItemId: 424242),
+            ]))
+        #expect(changed.results?.map(\.statusCode) == [.good, .badMonitoredItemIdInvalid])
+        #expect(changed.results?.first?.revisedQueueSize == 1000, "clamped to maxQueueSize")
+
+        let mode = try await harness.expect(SetMonitoringModeResponse.self, SetMonitoringModeRequest(
+            subscriptionId: created.subscriptionId, monitoringMode: .disabled, monitoredItemIds: [itemId, 31337]))
+        #expect(mode.results == [.good, .badMonitoredItemIdInvalid])
+        let publishing = try await harness.expect(SetPublishingModeResponse.self, SetPublishingModeRequest(
+            publishingEnabled: false, subscriptionIds: [created.subscriptionId, 777]))
+        #expect(publishing.results == [.good, .badSubscriptionIdInvalid])
+        let deleted = try await harness.expect(DeleteMonitoredItemsResponse.self, DeleteMonitoredItemsRequest(
+            subscriptionId: created.subscriptionId, monitoredItemIds: [itemId, itemId]))
+        #expect(deleted.results == [.good, .badMonitoredItemIdInvalid])
+        let nothing = await harness.call(DeleteMonitoredItemsRequest(subscriptionId: created.subscriptionId, monitoredItemIds: []))
+        #expect(nothing?.responseHeader.serviceResult == .badNothingToDo)
+        let registered = try await harness.expect(RegisterNodesResponse.self, RegisterNodesRequest(nodesToRegister: [power]))
+        #expect(registered.registeredNodeIds == [power])
+        _ = try await harness.expect(UnregisterNodesResponse.self, UnregisterNodesRequest(nodesToUnregister: [power]))
+        _ = try await harness.expect(CloseSessionResponse.self, CloseSessionRequest(deleteSubscriptions: true))
+        let afterClose = await harness.call(ReadRequest(nodesToRead: [ReadValueId(nodeId: power, attributeId: 13)]))
+        #expect(afterClose?.responseHeader.serviceResult == .badSessionIdInvalid)
+    }
+
     @Test func renewedTokensReplaceTheOldOneOnceUsed() throws {
         var state = SecureChannelState(channelId: 5, minLifetime: 1000, maxLifetime: 60_000)
         let now = ContinuousClock.now
