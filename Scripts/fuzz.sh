@@ -9,7 +9,7 @@
 #   FUZZ_BUILD     scratch path for the instrumented build (default: $FUZZ_PACKAGE/.build-fuzz)
 #   FUZZ_JOBS      build jobs (default 2)
 #   FUZZ_MERGE=1   afterwards, merge inputs that add coverage into Fuzz/Corpus/<harness>/
-#   FUZZ_ARGS      extra libFuzzer flags (e.g. "-jobs=2 -workers=2" or "-max_len=8192")
+#   FUZZ_ARGS      extra libFuzzer flags (e.g. "-max_len=8192" or "-only_ascii=1")
 #
 # How it builds: `swift build --target OPCUA -Xswiftc -sanitize=fuzzer,address` in a dedicated
 # scratch path compiles the OPCUA module and its dependencies with coverage instrumentation and
@@ -62,8 +62,18 @@ module_maps=()
 for map in "$bin"/*.build/module.modulemap "$build"/checkouts/*/Sources/*/include/module.modulemap; do
     [ -f "$map" ] && module_maps+=(-Xcc "-fmodule-map-file=$map")
 done
+# The built objects: for a Swift target the ones its output-file-map.json names (a deleted source
+# leaves a stale .o behind), for a C target every .o.
 objects=()
-while IFS= read -r -d '' object; do objects+=("$object"); done < <(find "$bin"/ -path "*.build/*" -name "*.o" -print0)
+for target in "$bin"/*.build; do
+    if [ -f "$target/output-file-map.json" ]; then
+        while IFS= read -r object; do
+            [ -f "$object" ] && objects+=("$object")
+        done < <(grep -o '"object": *"[^"]*"' "$target/output-file-map.json" | sed 's/^"object": *"//; s/"$//')
+    else
+        while IFS= read -r -d '' object; do objects+=("$object"); done < <(find "$target" -name "*.o" -print0)
+    fi
+done
 mkdir -p "$build/fuzzers"
 
 status=0
