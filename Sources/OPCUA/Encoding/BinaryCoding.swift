@@ -106,7 +106,9 @@ extension ByteBuffer {
     public mutating func readUAString(_ what: StaticString = "String") throws(OPCUAError) -> String? {
         guard let count = try readUALength(what) else { return nil }
         guard let bytes = readSlice(length: count) else { throw OPCUAError.decoding("\(what) truncated") }
-        guard let string = bytes.getString(at: bytes.readerIndex, length: count), string.utf8.count == count else {
+        // Strict validation: repairing decoders (String(decoding:)) turn a truncated 4-byte
+        // sequence such as F0 90 80 into one U+FFFD of the same length, which a length check misses.
+        guard let string = String(validating: bytes.readableBytesView, as: UTF8.self) else {
             throw OPCUAError.decoding("\(what) is not valid UTF-8")
         }
         return string

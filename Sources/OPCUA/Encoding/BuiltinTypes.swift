@@ -92,10 +92,12 @@ public struct DateTime: Hashable, Comparable, Sendable, OPCUACodable, CustomStri
         ticks = unixNanoseconds / 100 + Self.unixEpochTicks
     }
 
-    /// Nanoseconds since the Unix epoch.
+    /// Nanoseconds since the Unix epoch, clamped to the Int64 range (any Int64 can arrive on the wire).
     public var unixNanoseconds: Int64 {
-        let (product, overflow) = (ticks - Self.unixEpochTicks).multipliedReportingOverflow(by: 100)
-        return overflow ? (ticks > 0 ? .max : .min) : product
+        let (difference, underflow) = ticks.subtractingReportingOverflow(Self.unixEpochTicks)
+        let (product, overflow) = difference.multipliedReportingOverflow(by: 100)
+        guard !underflow, !overflow else { return ticks > Self.unixEpochTicks ? .max : .min }
+        return product
     }
 
     /// The null DateTime (0).
