@@ -6,7 +6,7 @@ SOAK_KILLS ?= 300
 VENV := .venv
 PYTHON_TESTS := Tests/python
 
-.PHONY: all build test test-python venv deps soak bench report bench-server bench-sim demo clean help
+.PHONY: all build test test-python venv deps soak bench report bench-server bench-sim bench-opcua fuzz demo clean help
 
 help: ## List the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -66,6 +66,13 @@ bench-sim: deps ## Simulator speed: 100 DMLS + 100 FDM printers at 1 Hz pinned t
 	taskset -c 0 .build/release/sinter-sim --dmls 100 --fdm 100 --speed max --sim-seconds 300 --random-faults 2 \
 		--start 2026-11-21T10:00:00Z --report-every 10
 	cd Benchmarks && swift package --disable-sandbox benchmark --target SimulationBenchmarks
+
+bench-opcua: deps ## OPC UA: 100x100 matrix writes/s into the release server on one core, write->notification latency, table + JSON
+	swift build -c release --product sinter-opcua
+	Scripts/bench-opcua.sh
+
+fuzz: deps ## libFuzzer runs of the OPC UA decoders and the request sequence (FUZZ_SECONDS each, default 60)
+	Scripts/fuzz.sh
 
 demo: build ## Build and run the pipeline on the embedded store (grows with later issues)
 	swift run sinter-store demo --directory Storage/data
