@@ -6,7 +6,7 @@
 // secure channel, session and service dispatch) over an in-memory channel, then closes it.
 // A trap, an ASan report or a hang is a finding; error responses and closed connections are not.
 //
-// Build and run with Scripts/fuzz.sh RequestSequence (skipped until Sources/OPCUA has ServerFuzzing).
+// Build and run with Scripts/fuzz.sh RequestSequence. The record format is documented on ServerFuzzing.feed.
 import OPCUA
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -20,7 +20,25 @@ package enum ServerFuzzing {
         done.wait()
     }
 
-    package static func run(_ data: [UInt8]) async {
+    /// Runs the records and returns the service result of each immediate reply to them (in
+    /// order; transport errors as their status), so replay tests can see how far a sequence got.
+    @discardableResult
+    package static func run(_ data: [UInt8]) async -> [StatusCode] {
+        var statuses: [StatusCode] = []
+        func record(_ replies: [SecureMessage]) {
+            for reply in replies {
+                switch reply.kind {
+                case .error(let status, _), .abort(let status, _):
+                    statuses.append(status)
+                default:
+                    var body = reply.body
+                    if let id = try? ExpandedNodeId(decoding: &body).nodeId,
+                       let response = try? ServiceRegistry.decodeResponse(encodingId: id, from: &body) {
+                        statuses.append(response.responseHeader.serviceResult)
+                    }
+                }
+            }
+        }
         var configuration = ServerConfiguration()
         configuration.maxSessions = 4
         var space = AddressSpace()
@@ -74,13 +92,13 @@ package enum ServerFuzzing {
                     type(of: request).binaryEncodingId.encode(to: &body)
                     request.encode(to: &body)
                 }
-                _ = await connection.receive(SecureMessage(kind: .message(tokenId: 1), secureChannelId: 1, requestId: requestId, body: body))
+                record(await connection.receive(SecureMessage(kind: .message(tokenId: 1), secureChannelId: 1, requestId: requestId, body: body)))
             case 1:
-                _ = await connection.receive(SecureMessage(kind: .message(tokenId: 1), secureChannelId: 1, requestId: requestId, body: body))
+                record(await connection.receive(SecureMessage(kind: .message(tokenId: 1), secureChannelId: 1, requestId: requestId, body: body)))
             case 2:
-                _ = await connection.receive(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 1, requestId: requestId, body: body))
+                record(await connection.receive(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 1, requestId: requestId, body: body)))
             case 3:
-                _ = await connection.receive(SecureMessage(kind: .close(tokenId: 1), secureChannelId: 1, requestId: requestId, body: body))
+                record(await connection.receive(SecureMessage(kind: .close(tokenId: 1), secureChannelId: 1, requestId: requestId, body: body)))
             default:
                 continue
             }
@@ -89,5 +107,6 @@ package enum ServerFuzzing {
         await core.shutdown()
         sink.finish()
         for await _ in stream {}
+        return statuses
     }
 }
