@@ -54,6 +54,12 @@ public final class ClientSubscription: Sendable {
     public var subscriptionId: UInt32? {
         get async { await client.serverSubscriptionId(key) }
     }
+
+    /// The publishing interval (ms) and keep-alive count the server granted; nil while the
+    /// subscription does not exist on the server.
+    public var revisedParameters: (publishingInterval: Double, maxKeepAliveCount: UInt32)? {
+        get async { await client.revisedParameters(key) }
+    }
 }
 
 /// What the client keeps per subscription.
@@ -195,6 +201,11 @@ extension OPCUAClient {
     }
 
     func serverSubscriptionId(_ key: Int) -> UInt32? { subscriptions[key]?.serverId }
+
+    func revisedParameters(_ key: Int) -> (publishingInterval: Double, maxKeepAliveCount: UInt32)? {
+        guard let record = subscriptions[key], record.serverId != nil else { return nil }
+        return (record.revisedPublishingInterval, record.revisedKeepAliveCount)
+    }
 
     /// Creates every subscription again on a new session (after the server lost the old one).
     func recreateSubscriptions(session: ClientSession) async throws(OPCUAError) {
