@@ -102,17 +102,19 @@ struct BenchCommand: AsyncParsableCommand {
             printError("bench: cannot connect to \(url): \(error)")
             throw ExitCode(1)
         }
-        let node: NodeId
+        var found: NodeId?
         do {
-            guard let ns = try await client.namespaceIndex(of: PrinterModel.namespaceUri) else {
+            if let ns = try await client.namespaceIndex(of: PrinterModel.namespaceUri) {
+                let temperature = NodeId(string: "\(printer).Temperature", namespace: ns)
+                _ = try await client.readValue(temperature)
+                found = temperature
+            } else {
                 printError("bench: the server has no \(PrinterModel.namespaceUri) namespace")
-                await client.disconnect()
-                throw ExitCode(1)
             }
-            node = NodeId(string: "\(printer).Temperature", namespace: ns)
-            _ = try await client.readValue(node)
-        } catch let error as OPCUAError {
-            printError("bench: \(printer).Temperature is not readable: \(error)")
+        } catch {
+            printError("bench: \(printer).Temperature is not readable: \(describe(error))")
+        }
+        guard let node = found else {
             await client.disconnect()
             throw ExitCode(1)
         }

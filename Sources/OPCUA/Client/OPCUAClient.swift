@@ -118,6 +118,8 @@ public actor OPCUAClient {
     private var waiters: [Int: (continuation: CheckedContinuation<Void, Never>, timer: Task<Void, Never>)] = [:]
     private var nextWaiter = 0
     private var reconnectTask: Task<Void, Never>?
+    /// disconnect() is closing the session: no reconnection, no more Publish requests.
+    var closing = false
 
     // MARK: Subscription state (used in ClientSubscriptions.swift)
 
@@ -195,6 +197,8 @@ public actor OPCUAClient {
     /// connect again afterwards.
     public func disconnect() async {
         if case .closed = state { return }
+        closing = true
+        publishingStopped = true
         reconnectTask?.cancel()
         reconnectTask = nil
         if case .connected(let session) = state, let generation = channel?.generation {
@@ -697,15 +701,21 @@ public actor OPCUAClient {
         logger.notice("opcua connection lost", metadata: ["opcua.url": "\(url)", "opcua.status": "\(cause.status)", "error": "\(cause.message)"])
         failPending(generation: generation, OPCUAError(cause.status, "connection lost: \(cause.message)"))
         emit(.connectionLost(cause))
-        if case .connected(let session) = state { startReconnecting(session) }
+        if !closing, case .connected(let session) = state { startReconnecting(session) }
     }
 
     /// The server no longer knows our session (it restarted or timed the session out): drop the
     /// connection; reconnection creates a new session and recreates the subscriptions.
     func sessionLost(_ error: OPCUAError) {
-        guard case .connected = state, let context = channel else { return }
+        guard !closing, case .connected = state, let context = channel else { return }
         logger.notice("opcua session lost; reconnecting", metadata: ["opcua.status": "\(error.status)"])
         context.channel.close(promise: nil)
+    }
+
+    /// Drops the TCP connection without CloseSession or CloseSecureChannel, as a network failure
+    /// would (tests use it to exercise reconnection with session reactivation).
+    func dropConnection() {
+        channel?.channel.close(promise: nil)
     }
 
     private func startReconnecting(_ session: ClientSession) {
