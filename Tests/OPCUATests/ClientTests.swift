@@ -1,6 +1,7 @@
 // The OPC UA client against the OPC UA server, in process over loopback TCP.
 import Logging
 import NIOCore
+import NIOPosix
 import Testing
 @testable import OPCUA
 #if canImport(Glibc)
@@ -106,6 +107,20 @@ func awaitEvent(_ client: OPCUAClient, _ what: String, seconds: Double = 20, _ p
 
 func matrix(seed: Int) -> [Float] {
     (0..<10_000).map { Float((($0 &* 7919 &+ seed &* 104_729) % 6000)) / 100 + 20 }
+}
+
+/// The Double values among the next data changes, until `count` of them are in `values`.
+func collectDoubles(_ count: Int, in values: Set<Double>, on stream: AsyncStream<DataChange>, seconds: Double = 10) async throws -> [Double] {
+    try await within(seconds, "\(count) data changes among \(values.sorted())") {
+        var seen: [Double] = []
+        for await change in stream {
+            if case .scalar(.double(let got))? = change.value.value, values.contains(got) {
+                seen.append(got)
+                if seen.count == count { return seen }
+            }
+        }
+        throw StreamEnded(what: "\(count) data changes")
+    }
 }
 
 // MARK: Tests
@@ -414,5 +429,109 @@ struct ClientTests {
         _ = try await awaitDouble(9, on: subscription.changes)
         await client.disconnect()
         try await second.stop()
+    }
+
+    @Test func aLostNotificationIsRepublished() async throws {
+        let server = try await TestServer.start()
+        let client = try makeClient(server.url)
+        try await client.connect()
+        let node = server.node("PowerKW")
+        let subscription = try await client.subscribe([node], publishingInterval: 20)
+        _ = try await awaitDouble(0, on: subscription.changes)
+        await client.discardNextNotifications(1)
+        try await client.writeValue(node, .scalar(.double(1)))
+        try await within(10, "the notification to be lost") { await client.waitForDiscardedNotifications(1) }
+        // The next message reveals the gap: the lost one is republished and delivered first.
+        try await client.writeValue(node, .scalar(.double(2)))
+        let order = try await collectDoubles(2, in: [1, 2], on: subscription.changes)
+        #expect(order == [1, 2])
+        await client.disconnect()
+        try await server.stop()
+    }
+
+    @Test func tooManyPublishRequestsLowersTheNumberOutstanding() async throws {
+        let server = try await TestServer.start { $0.maxPublishRequestsPerSession = 1 }
+        let client = try makeClient(server.url)
+        try await client.connect()
+        let node = server.node("PowerKW")
+        let subscription = try await client.subscribe([node], publishingInterval: 20)
+        _ = try await awaitDouble(0, on: subscription.changes)
+        for value in [3.0, 4.0] {
+            try await client.writeValue(node, .scalar(.double(value)))
+            _ = try await awaitDouble(value, on: subscription.changes)
+        }
+        #expect(await client.publishTarget == 1)
+        await client.disconnect()
+        try await server.stop()
+    }
+
+    @Test func aRequestWithoutAnswerTimesOut() async throws {
+        let server = try await TestServer.start()
+        let client = try makeClient(server.url)
+        try await client.connect()
+        // A Publish parks at the server until a notification or keep-alive is due (here: 30 s).
+        _ = try await client.subscribe([server.node("PowerKW")], publishingInterval: 10_000)
+        let started = ContinuousClock.now
+        do throws(OPCUAError) {
+            _ = try await client.call(PublishRequest(), expecting: PublishResponse.self, timeout: .milliseconds(300))
+            Issue.record("a parked Publish was answered")
+        } catch {
+            #expect(error.status == .badTimeout)
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(try await client.readValue(NS0.Server_ServerStatus_State) == .scalar(.int32(0)))
+        await client.disconnect()
+        try await server.stop()
+    }
+
+    @Test func aSilentServerTimesOutTheHandshake() async throws {
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(silent.localAddress?.port)
+        let client = try makeClient("opc.tcp://127.0.0.1:\(port)") { $0.requestTimeout = .milliseconds(300) }
+        do throws(OPCUAError) {
+            try await client.connect()
+            Issue.record("connected to a server that never answers")
+        } catch {
+            #expect(error.status == .badTimeout, "\(error)")
+        }
+        try await silent.close()
+    }
+
+    @Test func aRequestTooLargeForTheServerFailsAlone() async throws {
+        let server = try await TestServer.start {
+            $0.transport = TransportLimits(receiveBufferSize: 8192, sendBufferSize: 8192, maxMessageSize: 16384)
+        }
+        let client = try makeClient(server.url)
+        try await client.connect()
+        let node = server.node("Temperature")
+        do throws(OPCUAError) {
+            try await client.writeValue(node, .matrix(.float(matrix(seed: 5)), dimensions: [100, 100]))
+            Issue.record("a 40 kB request went to a server accepting 16 kB")
+        } catch {
+            #expect(error.status == .badRequestTooLarge, "\(error)")
+        }
+        try await client.writeValue(server.node("PowerKW"), .scalar(.double(5)))
+        #expect(try await client.readValue(server.node("PowerKW")) == .scalar(.double(5)))
+        #expect(await client.reconnections == 0)
+        await client.disconnect()
+        try await server.stop()
+    }
+
+    @Test func aResponseTooLargeForTheClientFailsAlone() async throws {
+        let server = try await TestServer.start()
+        let client = try makeClient(server.url) {
+            $0.transport = TransportLimits(receiveBufferSize: 8192, sendBufferSize: 8192, maxMessageSize: 16384)
+        }
+        try await client.connect()
+        do throws(OPCUAError) {
+            _ = try await client.readValue(server.node("Temperature"))
+            Issue.record("a 40 kB response arrived at a client accepting 16 kB")
+        } catch {
+            #expect(error.status == .badResponseTooLarge, "\(error)")
+        }
+        #expect(try await client.readValue(server.node("State")) == .scalar(.string("idle")))
+        #expect(await client.reconnections == 0)
+        await client.disconnect()
+        try await server.stop()
     }
 }

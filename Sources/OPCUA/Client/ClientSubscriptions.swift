@@ -343,6 +343,15 @@ extension OPCUAClient {
             return
         }
         let sequence = message.sequenceNumber
+        if hasData, notificationsToDiscard > 0 {
+            // Test support: the message is lost in transit (not acknowledged, not delivered).
+            notificationsToDiscard -= 1
+            discardedNotifications += 1
+            let waiters = discardWaiters
+            discardWaiters = []
+            for waiter in waiters { waiter.resume() }
+            return
+        }
         if hasData {
             pendingAcks.append(SubscriptionAcknowledgement(subscriptionId: serverId, sequenceNumber: sequence))
             if record.lastSequence != 0, sequence <= record.lastSequence { return }  // a duplicate
@@ -391,7 +400,9 @@ extension OPCUAClient {
             }
             if let last = subscriptions[key]?.lastSequence, last < next { subscriptions[key]?.lastSequence = next }
             // Held messages at or below the delivered number are stale.
-            subscriptions[key]?.held = subscriptions[key]?.held.filter { $0.key > next } ?? [:]
+            // (Computed first: `a?.b = f(a)` would read `a` while modifying it.)
+            let fresher = subscriptions[key]?.held.filter { $0.key > next } ?? [:]
+            subscriptions[key]?.held = fresher
         }
         subscriptions[key]?.advancing = false
     }
@@ -418,6 +429,23 @@ extension OPCUAClient {
             } catch {
                 logger.warning("opcua notification not decodable", metadata: ["error": "\(error)"])
             }
+        }
+    }
+}
+
+// MARK: - Test support
+
+extension OPCUAClient {
+    /// Makes the next `count` notification messages vanish as if lost in transit (tests of the
+    /// Republish path).
+    func discardNextNotifications(_ count: Int) {
+        notificationsToDiscard += count
+    }
+
+    /// Returns once `count` notification messages have been discarded in total.
+    func waitForDiscardedNotifications(_ count: Int) async {
+        while discardedNotifications < count {
+            await withCheckedContinuation { discardWaiters.append($0) }
         }
     }
 }

@@ -132,6 +132,10 @@ public actor OPCUAClient {
     var pendingAcks: [SubscriptionAcknowledgement] = []
     var noSubscriptionStreak = 0
     var publishingStopped = false
+    // Test support (ClientSubscriptions.swift).
+    var notificationsToDiscard = 0
+    var discardedNotifications = 0
+    var discardWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// - Parameters:
     ///   - url: the server's `opc.tcp://host:port[/path]` URL; the client connects exactly here.
@@ -563,7 +567,8 @@ public actor OPCUAClient {
             "opcua secure channel open",
             metadata: ["opcua.channel_id": "\(opened.securityToken.channelId)", "opcua.token_id": "\(opened.securityToken.tokenId)",
                        "opcua.token_lifetime_ms": "\(opened.securityToken.revisedLifetime)"])
-        channel?.maintenance = startMaintenance(generation: generation)
+        let maintenance = startMaintenance(generation: generation)
+        channel?.maintenance = maintenance
         return generation
     }
 
