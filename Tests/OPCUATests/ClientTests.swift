@@ -73,6 +73,8 @@ struct TestServer {
     func stop() async throws {
         task.cancel()
         _ = try await within(10, "the server to stop") { await task.result }
+        // Cancelled, not shut down gracefully: the core must still stop (subscription timers, parked Publish requests).
+        #expect(await server.core.state == .stopped)
     }
 
     func node(_ channel: String, printer: String = "dmls-01") -> NodeId {
