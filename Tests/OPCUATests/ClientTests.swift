@@ -536,4 +536,52 @@ struct ClientTests {
         await client.disconnect()
         try await server.stop()
     }
+
+    @Test func browseFollowsContinuationPoints() async throws {
+        let server = try await TestServer.start { $0.maxReferencesPerBrowse = 2 }
+        let client = try makeClient(server.url)
+        try await client.connect()
+        let references = try await client.browse(NS0.Server)
+        let names = references.compactMap(\.browseName.name)
+        #expect(names.count > 2, "\(names)")
+        #expect(Set(names).count == names.count, "duplicates in \(names)")
+        #expect(Set(names).isSuperset(of: ["ServerStatus", "NamespaceArray", "ServerCapabilities"]))
+        await client.disconnect()
+        try await server.stop()
+    }
+
+    @Test func anIdleSessionIsKeptAlive() async throws {
+        let server = try await TestServer.start { $0.minSessionTimeout = 1000 }
+        let client = try makeClient(server.url) { $0.sessionTimeout = 1000 }
+        try await client.connect()
+        guard case .connected(let session) = await client.state else { Issue.record("not connected"); return }
+        #expect(session.revisedSessionTimeout == 1000)
+        // Idle for more than twice the session timeout: without keep-alive requests the server drops the session.
+        try await Task.sleep(for: .milliseconds(2500))
+        #expect(try await client.readValue(NS0.Server_ServerStatus_State) == .scalar(.int32(0)))
+        #expect(await client.sessionsCreated == 1)
+        #expect(await client.reconnections == 0)
+        await client.disconnect()
+        try await server.stop()
+    }
+
+    @Test func cancellingOneOfTwoSubscriptionsKeepsTheOther() async throws {
+        let server = try await TestServer.start()
+        let client = try makeClient(server.url)
+        try await client.connect()
+        let power = server.node("PowerKW")
+        let vibration = server.node("VibrationMmS")
+        let first = try await client.subscribe([power], publishingInterval: 20)
+        let second = try await client.subscribe([vibration], publishingInterval: 20)
+        _ = try await awaitDouble(0, on: first.changes)
+        _ = try await awaitDouble(0, on: second.changes)
+        try await first.cancel()
+        for value in [1.0, 2.0, 3.0] {
+            try await client.writeValue(vibration, .scalar(.double(value)))
+            let change = try await awaitDouble(value, on: second.changes)
+            #expect(change.nodeId == vibration)
+        }
+        await client.disconnect()
+        try await server.stop()
+    }
 }

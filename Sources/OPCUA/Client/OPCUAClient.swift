@@ -340,6 +340,12 @@ public actor OPCUAClient {
     func setState(_ newState: State) {
         state = newState
         eventContinuation.yield(.stateChanged(newState))
+        if case .connected = newState, let generation = channel?.generation {
+            // Session keep-alive starts now: reschedule the connection's maintenance.
+            channel?.maintenance?.cancel()
+            let maintenance = startMaintenance(generation: generation)
+            channel?.maintenance = maintenance
+        }
         let woken = waiters
         waiters = [:]
         for waiter in woken.values {
@@ -632,7 +638,7 @@ public actor OPCUAClient {
     }
 
     /// Renewal and session keep-alive for one connection.
-    private func startMaintenance(generation: Int) -> Task<Void, Never> {
+    func startMaintenance(generation: Int) -> Task<Void, Never> {
         Task { [weak self] in
             while !Task.isCancelled {
                 guard let wake = await self?.nextMaintenance(generation: generation) else { return }
