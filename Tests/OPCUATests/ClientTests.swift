@@ -472,7 +472,7 @@ struct ClientTests {
         let client = try makeClient(server.url)
         try await client.connect()
         // A Publish parks at the server until a notification or keep-alive is due (here: 30 s).
-        _ = try await client.subscribe([server.node("PowerKW")], publishingInterval: 10_000)
+        let subscription = try await client.subscribe([server.node("PowerKW")], publishingInterval: 10_000)
         let started = ContinuousClock.now
         do throws(OPCUAError) {
             _ = try await client.call(PublishRequest(), expecting: PublishResponse.self, timeout: .milliseconds(300))
@@ -482,6 +482,31 @@ struct ClientTests {
         }
         #expect(ContinuousClock.now - started < .seconds(5))
         #expect(try await client.readValue(NS0.Server_ServerStatus_State) == .scalar(.int32(0)))
+        try await subscription.cancel()
+        await client.disconnect()
+        try await server.stop()
+    }
+
+    @Test func droppingASubscriptionDeletesIt() async throws {
+        let server = try await TestServer.start()
+        let client = try makeClient(server.url)
+        try await client.connect()
+        var subscription: ClientSubscription? = try await client.subscribe([server.node("PowerKW")], publishingInterval: 20)
+        let id = try #require(await subscription?.subscriptionId)
+        #expect(await server.server.core.subscription(id) != nil)
+        subscription = nil
+        // The server answers a Publish with BadNoSubscription once the session has no subscription left.
+        try await within(10, "the subscription to be deleted") {
+            while true {
+                do throws(OPCUAError) {
+                    _ = try await client.call(PublishRequest(), expecting: PublishResponse.self, timeout: .seconds(5))
+                } catch {
+                    if error.status == .badNoSubscription { return }
+                    throw error
+                }
+            }
+        }
+        #expect(await server.server.core.subscription(id) == nil)
         await client.disconnect()
         try await server.stop()
     }

@@ -23,7 +23,8 @@ public struct DataChange: Sendable, Hashable {
 /// ``changes`` delivers every notification in the order the server numbered them, across
 /// reconnections (after a server restart the subscription is recreated on the new session and
 /// the stream keeps going). It ends after ``cancel()``, ``OPCUAClient/disconnect()``, or when
-/// the client gives up reconnecting.
+/// the client gives up reconnecting. When the reader stops reading (its task is cancelled),
+/// the subscription is deleted as if ``cancel()`` had been called.
 ///
 /// ```swift
 /// let subscription = try await client.subscribe([power], publishingInterval: 100)
@@ -116,6 +117,10 @@ extension OPCUAClient {
         }
         let (stream, continuation) = AsyncStream.makeStream(
             of: DataChange.self, bufferingPolicy: .bufferingNewest(max(configuration.subscriptionBufferSize, 1)))
+        // Nobody can read the changes any more: delete the subscription on the server too.
+        continuation.onTermination = { [weak self] _ in
+            Task { try? await self?.cancelSubscription(key) }
+        }
         // Registered before creation, so notifications that overtake the CreateMonitoredItems
         // response still find their client handles.
         subscriptions[key] = SubscriptionRecord(

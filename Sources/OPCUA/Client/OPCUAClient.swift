@@ -282,12 +282,15 @@ public actor OPCUAClient {
         let token = request.requestHeader.authenticationToken.isNull ? session.authenticationToken : request.requestHeader.authenticationToken
         request.requestHeader = makeHeader(token: token, timeout: timeout)
         let result = await transact(request, kind: .message, generation: generation, timeout: timeout)
-        if case .failure(let error) = result, Self.isSessionLost(error.status), token == session.authenticationToken {
-            sessionLost(error)
-        } else if case .success(let response) = result, Self.isSessionLost(response.responseHeader.serviceResult), token == session.authenticationToken {
-            sessionLost(OPCUAError(response.responseHeader.serviceResult, "\(service) answered \(response.responseHeader.serviceResult)"))
+        do throws(OPCUAError) {
+            return try Self.unwrap(result, as: Response.self, service: service)
+        } catch {
+            // The server lost the session we are using (not one a caller named): start over.
+            if Self.isSessionLost(error.status), case .connected(let current) = state, current.authenticationToken == token {
+                sessionLost(error)
+            }
+            throw error
         }
-        return try Self.unwrap(result, as: Response.self, service: service)
     }
 
     /// A call on a given connection, with a given token (during connect and reconnect).
@@ -807,7 +810,15 @@ public actor OPCUAClient {
         let session = ClientSession(
             sessionId: created.sessionId, authenticationToken: created.authenticationToken,
             revisedSessionTimeout: created.revisedSessionTimeout, endpoint: endpoint, userTokenPolicyId: policyId)
-        try await activate(session, generation: generation)
+        do throws(OPCUAError) {
+            try await activate(session, generation: generation)
+        } catch {
+            // Do not leave a session the server would keep until it times out.
+            var close = CloseSessionRequest(deleteSubscriptions: true)
+            close.requestHeader = makeHeader(token: session.authenticationToken, timeout: shortTimeout)
+            _ = await transact(close, kind: .message, generation: generation, timeout: shortTimeout)
+            throw error
+        }
         sessionsCreated += 1
         return (session, true)
     }
