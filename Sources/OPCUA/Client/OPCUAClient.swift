@@ -540,6 +540,8 @@ public actor OPCUAClient {
             throw OPCUAError(.badNotConnected, "cannot connect to \(endpoint.host):\(endpoint.port): \(error)")
         }
         let nioChannel = asyncChannel.channel
+        // The reader owns the NIOAsyncChannel from here on (executeThenClose), whatever happens next.
+        startReader(asyncChannel, generation: generation)
         let handshakeTimer = nioChannel.eventLoop.scheduleTask(in: Self.timeAmount(timeout)) { nioChannel.close(promise: nil) }
         let acknowledge: AcknowledgeMessage
         do {
@@ -561,7 +563,6 @@ public actor OPCUAClient {
             throw error
         }
         channel = ChannelContext(generation: generation, channel: nioChannel, acknowledge: acknowledge, limits: negotiated)
-        startReader(asyncChannel, generation: generation)
         logger.debug(
             "opcua connection open",
             metadata: ["opcua.url": "\(url)", "uacp.receive_buffer_size": "\(negotiated.receiveBufferSize)", "uacp.send_buffer_size": "\(negotiated.sendBufferSize)"])
