@@ -53,6 +53,7 @@ public actor OPCUAClient {
     public nonisolated let url: String
     /// ``url`` parsed.
     public nonisolated let endpoint: EndpointURL
+    /// The settings given to the initializer.
     public nonisolated let configuration: ClientConfiguration
     /// Things that happen to the connection, for monitoring and tests (newest 256 kept while
     /// nobody reads; one reader).
