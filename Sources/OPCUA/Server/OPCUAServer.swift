@@ -94,18 +94,26 @@ public final class OPCUAServer: Service, Sendable {
         logger.notice("opcua server listening", metadata: ["opcua.endpoint": "\(configuration.advertisedEndpointUrl(boundPort: port))"])
         listening.succeed(port)
         let closer = serverChannel.channel
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await self.housekeeping() }
-                try await serverChannel.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
+        do {
+            try await withGracefulShutdownHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { await self.housekeeping() }
+                    try await serverChannel.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await self.serve(connection) }
+                        }
                     }
+                    group.cancelAll()
                 }
-                group.cancelAll()
+            } onGracefulShutdown: {
+                closer.close(promise: nil)
             }
-        } onGracefulShutdown: {
-            closer.close(promise: nil)
+        } catch {
+            // Cancelled (or failed) rather than shut down gracefully: stop the core all the same,
+            // or its subscription timers keep running.
+            await core.shutdown()
+            logger.notice("opcua server stopped", metadata: ["error": "\(error)"])
+            throw error
         }
         await core.shutdown()
         logger.notice("opcua server stopped")
