@@ -150,6 +150,7 @@ let package = Package(
             name: "OPCUATests",
             dependencies: [
                 "OPCUA",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

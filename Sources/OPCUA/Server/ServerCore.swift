@@ -331,8 +331,10 @@ package actor ServerCore {
         let now = clock.now
         for (token, session) in sessions {
             let idle = now - session.lastActivity
-            // A parked Publish request counts as activity.
-            if session.publishQueue.isEmpty, idle > .milliseconds(Int64(session.timeout)) {
+            // A parked Publish request counts as activity; a session never activated holds its
+            // slot for at most 10 s, so clients that give up after CreateSession cannot exhaust maxSessions.
+            let limit = session.activated ? session.timeout : min(session.timeout, 10_000)
+            if session.publishQueue.isEmpty, idle > .milliseconds(Int64(limit)) {
                 logger.notice("session timed out", metadata: ["session.id": "\(session.sessionId)"])
                 removeSession(token, status: .badSessionClosed)
                 continue
