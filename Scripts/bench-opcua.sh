@@ -12,7 +12,7 @@ taskset -c 0 "$BIN" serve --listen opc.tcp://127.0.0.1:0 --printers dmls-01 --du
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -f "$LOG"' EXIT
 for _ in $(seq 1 100); do
-	URL=$(grep -o 'opc.tcp://[^ ]*' "$LOG" || true)
+	URL=$(grep -m1 '^listening ' "$LOG" | cut -d' ' -f2 || true)
 	[ -n "$URL" ] && break
 	sleep 0.1
 done
