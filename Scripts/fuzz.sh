@@ -108,8 +108,9 @@ for harness in "${harnesses[@]}"; do
     # small task allocations alive across inputs, which LeakSanitizer reports as leaks; a real
     # unbounded leak still shows up as RSS growth against -rss_limit_mb.
     extra=""
-    [ "$harness" = RequestSequence ] && extra="-detect_leaks=0"
-    SWIFT_BACKTRACE=enable=no "$build/fuzzers/$harness" "$work" "$seeds" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \
+    asan="${ASAN_OPTIONS:-}"
+    if [ "$harness" = RequestSequence ]; then extra="-detect_leaks=0"; asan="detect_leaks=0${asan:+:$asan}"; fi
+    ASAN_OPTIONS="$asan" SWIFT_BACKTRACE=enable=no "$build/fuzzers/$harness" "$work" "$seeds" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \
         -rss_limit_mb=2048 -artifact_prefix="$crashes/" $extra ${FUZZ_ARGS:-} > "$log" 2>&1
     code=$?
     set -e

@@ -138,7 +138,7 @@ public final class OPCUAServer: Service, Sendable {
         )
         let sendToken = endpoint.sendToken
         _ = try? await connection.executeThenClose { inbound, outbound in
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            await withThrowingTaskGroup(of: Void.self) { group in
                 // Responses produced later (Publish) and in order: encoded here, off the core actor.
                 group.addTask {
                     for await outgoing in stream {
