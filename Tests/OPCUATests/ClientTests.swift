@@ -358,14 +358,16 @@ struct ClientTests {
     }
 
     @Test func theSecureChannelIsRenewed() async throws {
-        let server = try await TestServer.start { $0.minTokenLifetime = 1000 }
-        let client = try makeClient(server.url) { $0.requestedTokenLifetime = 1000 }
+        // 4 s tokens: renewal due at 3 s, expiry at 5 s, so a loaded machine (the whole suite runs
+        // in parallel on two cores) still has two seconds of slack.
+        let server = try await TestServer.start { $0.minTokenLifetime = 4000 }
+        let client = try makeClient(server.url) { $0.requestedTokenLifetime = 4000 }
         try await client.connect()
         let node = server.node("PowerKW")
         let subscription = try await client.subscribe([node], publishingInterval: 50)
         var tokens: [UInt32] = []
         for round in 1...2 {
-            let token = try await within(10, "renewal \(round)") { () -> UInt32 in
+            let token = try await within(20, "renewal \(round)") { () -> UInt32 in
                 for await event in client.events {
                     if case .channelRenewed(let tokenId, _) = event { return tokenId }
                 }
