@@ -105,7 +105,7 @@ public actor OPCUAOutput: TelemetryOutput {
         do {
             client = try OPCUAClient(url: url, configuration: clientConfiguration, logger: logger)
         } catch {
-            throw SimulationError(.output, "--opcua must be an opc.tcp:// URL like opc.tcp://127.0.0.1:4840; got \(url) (\(error.message))")
+            throw SimulationError(code: .output, message: "--opcua must be an opc.tcp:// URL like opc.tcp://127.0.0.1:4840; got \(url) (\(error.message))")
         }
     }
 

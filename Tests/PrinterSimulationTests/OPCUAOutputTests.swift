@@ -13,7 +13,10 @@ struct OPCUAOutputTests {
         serverConfiguration.port = 0
         var space = AddressSpace()
         var ns: UInt16 = 0
-        for printer in printers { ns = try #require(space.addPrinter(printer)).object.namespace }
+        for printer in printers {
+            let nodes = space.addPrinter(printer)
+            ns = try #require(nodes).object.namespace
+        }
         let server = OPCUAServer(configuration: serverConfiguration, addressSpace: space, logger: quietLogger)
         let task = Task { try await server.run() }
         defer { task.cancel() }
