@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "PrinterSimulation",
             dependencies: [
-                "TelemetryModel", "SyntheticData",
+                "TelemetryModel", "SyntheticData", "OPCUA",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

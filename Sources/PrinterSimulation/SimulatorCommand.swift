@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Foundation
 import Logging
+import OPCUA
 import ServiceLifecycle
 import TelemetryModel
 
@@ -19,7 +20,11 @@ public struct SimulatorCommand: AsyncParsableCommand {
 
             Simulated time starts at --start and advances 1/--rate per sample; --speed scales it \
             against the wall clock. The same --seed and --start give the same records, bit for bit. \
-            Without --http the records are generated and counted only (a dry run).
+            --http sends the records to sinter-server; --opcua writes them into the printer \
+            variables of an OPC UA server (the edge gateway, e.g. sinter-opcua serve --printers \
+            dmls-01,fdm-01): one Write per step with every printer's variables, SourceTimestamp = \
+            the simulated sample time. The two are exclusive. Without either the records are \
+            generated and counted only (a dry run).
 
             Faults: --fault KIND:PRINTER@START[+DURATION][,key=value] with times in simulated \
             seconds from the start (units s, m, h allowed; duration default 60 s) and PRINTER a name \
@@ -34,6 +39,7 @@ public struct SimulatorCommand: AsyncParsableCommand {
               sinter-sim --speed max --sim-seconds 3600 --random-faults 2 --labels labels.jsonl \\
                 --http http://127.0.0.1:8080
               sinter-sim --fault hot-spot:dmls-01@2m+90s --fault filament-jam:fdm-01@30+20 --http http://127.0.0.1:8080
+              sinter-sim --dmls 1 --fdm 1 --opcua opc.tcp://127.0.0.1:4840
             """
     )
 
@@ -64,10 +70,10 @@ public struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "Send records to sinter-server at this URL (e.g. http://127.0.0.1:8080), as binary batches.")
     var http: String?
 
-    @Option(help: "Write records to an OPC UA server (the edge gateway) at this URL.")
+    @Option(help: "Write records into the printer variables of an OPC UA server (the edge gateway) at this URL (e.g. opc.tcp://127.0.0.1:4840); not with --http.")
     var opcua: String?
 
-    @Option(help: "Bearer token for the server (default: $SINTER_TOKEN).")
+    @Option(help: "Bearer token for sinter-server with --http (default: $SINTER_TOKEN).")
     var token: String?
 
     @Option(help: "Serve seed 001's GET /api/v1/printer/status on this port (0 picks one and prints it).")
@@ -103,7 +109,7 @@ public struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "Resolution of every reading (°C, kW, mm/s); 0 = full Float precision.")
     var sensorResolution = 0.01
 
-    @Option(help: "Most records per HTTP request.")
+    @Option(help: "Most records per HTTP request (--http only; --opcua writes one request per step).")
     var batch = 64
 
     @Option(help: "Output backlog bound in MiB while the server is unreachable (oldest records are dropped beyond it).")
@@ -179,8 +185,13 @@ public struct SimulatorCommand: AsyncParsableCommand {
                 throw ValidationError("--http must be an http:// or https:// URL like http://127.0.0.1:8080; got \(http)")
             }
         }
-        if opcua != nil {
-            throw ValidationError("--opcua: this build has no OPC UA output yet (it comes with the OPC UA gateway); send with --http URL instead")
+        if http != nil, opcua != nil {
+            throw ValidationError("--http and --opcua are exclusive: send to sinter-server (--http) or to an OPC UA server (--opcua), not both")
+        }
+        if let opcua {
+            do { _ = try EndpointURL(opcua) } catch {
+                throw ValidationError("--opcua must be an opc.tcp:// URL like opc.tcp://127.0.0.1:4840; got \(opcua) (\(error.message))")
+            }
         }
         guard batch >= 1, batch <= 10_000 else { throw ValidationError("--batch must be 1...10000; got \(batch)") }
         guard backlogMb >= 1 else { throw ValidationError("--backlog-mb must be ≥ 1; got \(backlogMb)") }
@@ -201,14 +212,25 @@ public struct SimulatorCommand: AsyncParsableCommand {
         do { labelWriter = try labels.map { path throws(SimulationError) in try LabelWriter(path: path, fleet: fleet) } } catch {
             throw ValidationError(error.message)
         }
-        var output: HTTPOutput?
+        var output: (any TelemetryOutput)?
+        var target = "no output (dry run)"
         if let http {
             var outputConfiguration = HTTPOutput.Configuration()
             outputConfiguration.batchRecords = batch
             outputConfiguration.maximumBacklogBytes = backlogMb << 20
             outputConfiguration.waitWhenFull = speed == .unlimited
             outputConfiguration.token = token ?? ProcessInfo.processInfo.environment["SINTER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-            output = HTTPOutput(url: http, configuration: outputConfiguration, logger: logger)
+            let httpOutput = HTTPOutput(url: http, configuration: outputConfiguration, logger: logger)
+            target = httpOutput.url
+            output = httpOutput
+        } else if let opcua {
+            var outputConfiguration = OPCUAOutput.Configuration()
+            outputConfiguration.maximumBacklogBytes = backlogMb << 20
+            outputConfiguration.waitWhenFull = speed == .unlimited
+            do { output = try OPCUAOutput(url: opcua, configuration: outputConfiguration, logger: logger) } catch {
+                throw ValidationError(error.message)
+            }
+            target = opcua
         }
         let board = statusPort == nil ? nil : StatusBoard(printers: fleet.printers)
 
@@ -221,7 +243,6 @@ public struct SimulatorCommand: AsyncParsableCommand {
             print(summary.line)
             fflush(nil)
         }
-        let target = output.map { $0.url } ?? "no output (dry run)"
         print("sinter-sim: \(configuration.dmlsCount) DMLS + \(configuration.fdmCount) FDM printers, \(format2(configuration.rate)) Hz, "
               + "speed \(speed), seed \(configuration.seed), start \(configuration.start.rfc3339) -> \(target)")
         fflush(nil)

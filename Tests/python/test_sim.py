@@ -443,6 +443,45 @@ def test_simulator_started_before_the_server_delivers_everything():
             server.close()
 
 
+# MARK: OPC UA output
+
+OPCUA_LISTENING = re.compile(r"^listening (opc\.tcp://127\.0\.0\.1:(\d+))$")
+
+
+def opcua_binary() -> Path:
+    value = os.environ.get("SINTER_OPCUA_BIN")
+    if not value:
+        pytest.fail("SINTER_OPCUA_BIN is not set: run `make test-python`, or set it to the sinter-opcua binary "
+                    "(e.g. SINTER_OPCUA_BIN=.build/debug/sinter-opcua)", pytrace=False)
+    path = Path(value)
+    if not path.is_absolute():
+        path = REPO / path
+    if not path.exists():
+        pytest.fail(f"no sinter-opcua binary at {path}: build it (swift build --product sinter-opcua) "
+                    f"or fix SINTER_OPCUA_BIN", pytrace=False)
+    return path
+
+
+def test_opcua_output_writes_every_record_into_the_gateway():
+    server = ChildProcess("sim-opcua-server", [str(opcua_binary()), "serve", "--listen", "opc.tcp://127.0.0.1:0",
+                                               "--printers", "dmls-01,fdm-01", "--duration", "120"],
+                          Path(tempfile.mkdtemp(prefix="sinter-py-sim-opcua-")))
+    try:
+        url = server.wait_for_line(OPCUA_LISTENING, 30).group(1)
+        run = run_sim("--dmls", "1", "--fdm", "1", "--opcua", url, "--speed", "max", "--sim-seconds", "5",
+                      "--start", START)
+        assert run.returncode == 0, f"status {run.returncode}\nstdout: {run.stdout}\nstderr: {run.stderr}"
+        started = [STARTED.match(line) for line in run.stdout.splitlines()]
+        assert any(m and m[3] == url for m in started), run.stdout
+        done = summary(run.stdout)
+        # 6 samples (0..5 s) of 2 printers, one Write request per step.
+        assert done["records"] == 12, done["line"]
+        assert (done.get("sent"), done.get("requests"), done.get("dropped"), done.get("rejected")) == (12, 6, 0, 0), \
+            f"{done['line']}\nstderr:\n{run.stderr}"
+    finally:
+        server.close()
+
+
 # MARK: Bad flags
 
 
@@ -460,6 +499,8 @@ def test_simulator_started_before_the_server_delivers_everything():
     (["--http", "ftp://127.0.0.1:1"], "--http", ""),
     (["--sim-seconds=-1"], "--sim-seconds", ""),
     (["--dmls", "0", "--fdm", "0"], "--dmls", ""),
+    (["--http", "http://127.0.0.1:1", "--opcua", "opc.tcp://127.0.0.1:1"], "--opcua", "--http"),
+    (["--opcua", "http://127.0.0.1:4840"], "--opcua", "opc.tcp://"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_bad_flags_are_refused(args, flag, words):
     started = time.monotonic()
