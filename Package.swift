@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "PrinterSimulationTests",
             dependencies: [
-                "PrinterSimulation", "TelemetryModel", "TelemetryServer", "StorageEngine",
+                "PrinterSimulation", "TelemetryModel", "TelemetryServer", "StorageEngine", "OPCUA",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
