@@ -397,9 +397,7 @@ public actor OPCUAClient {
         _ request: some ServiceRequest, kind: OutboundKind, context: ChannelContext, requestId: UInt32, timeout: Duration, service: String,
         completion: PendingRequest.Completion
     ) {
-        var body = context.channel.allocator.buffer(capacity: 256)
-        type(of: request).binaryEncodingId.encode(to: &body)
-        request.encode(to: &body)
+        let body = request.messageBody()
         let messageKind: SecureMessage.Kind
         switch kind {
         case .open: messageKind = .open(.securityPolicyNone)
@@ -686,9 +684,7 @@ public actor OPCUAClient {
         failPending(generation: context.generation, OPCUAError(.badConnectionClosed, "the connection to \(url) was closed by the client"))
         let nioChannel = context.channel
         if context.tokenId != 0 {
-            var body = nioChannel.allocator.buffer(capacity: 64)
-            CloseSecureChannelRequest.binaryEncodingId.encode(to: &body)
-            CloseSecureChannelRequest(requestHeader: makeHeader(token: .null, timeout: shortTimeout)).encode(to: &body)
+            let body = CloseSecureChannelRequest(requestHeader: makeHeader(token: .null, timeout: shortTimeout)).messageBody(capacity: 64)
             let message = SecureMessage(
                 kind: .close(tokenId: context.tokenId), secureChannelId: context.secureChannelId, requestId: allocateRequestId(), body: body)
             nioChannel.writeAndFlush(message).whenComplete { _ in nioChannel.close(promise: nil) }

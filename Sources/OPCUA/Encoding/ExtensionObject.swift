@@ -10,6 +10,18 @@ public protocol OPCUAStructure: OPCUACodable {
     static var binaryEncodingId: NodeId { get }
 }
 
+extension OPCUAStructure {
+    /// The body of a secure-conversation message (OPC 10000-6 §6.7.2): the binary encoding id,
+    /// then the structure. Every request and response travels in this form.
+    public func messageBody(capacity: Int = 256) -> ByteBuffer {
+        var body = ByteBuffer()
+        body.reserveCapacity(capacity)
+        Self.binaryEncodingId.encode(to: &body)
+        encode(to: &body)
+        return body
+    }
+}
+
 /// An ExtensionObject: a type id and a body that is absent, binary or XML.
 ///
 /// Bodies of types this stack does not know stay opaque bytes and re-encode unchanged.

@@ -94,7 +94,13 @@ public struct AddressSpace: Sendable {
     /// Sets namespace 1, the server's own namespace.
     public mutating func setServerNamespaceUri(_ uri: String) {
         namespaces[1] = uri
-        setValue(NS0.Server_NamespaceArray, DataValue(value: .array(.string(namespaces), dimensions: nil), sourceTimestamp: .now, serverTimestamp: .now))
+        publishNamespaceArray()
+    }
+
+    /// Mirrors the namespace table into Server/NamespaceArray.
+    private mutating func publishNamespaceArray() {
+        let now = DateTime.now
+        setValue(NS0.Server_NamespaceArray, DataValue(value: .array(.string(namespaces), dimensions: nil), sourceTimestamp: now, serverTimestamp: now))
     }
 
     public subscript(id: NodeId) -> Node? {
@@ -106,10 +112,7 @@ public struct AddressSpace: Sendable {
     public mutating func addNamespace(_ uri: String) -> UInt16 {
         if let index = namespaces.firstIndex(of: uri) { return UInt16(index) }
         namespaces.append(uri)
-        if var array = nodes[NS0.Server_NamespaceArray] {
-            array.value = DataValue(value: .array(.string(namespaces), dimensions: nil), status: nil, sourceTimestamp: .now, serverTimestamp: .now)
-            nodes[NS0.Server_NamespaceArray] = array
-        }
+        publishNamespaceArray()
         return UInt16(namespaces.count - 1)
     }
 
@@ -235,6 +238,6 @@ public struct AddressSpace: Sendable {
         for (id, node) in nodes {
             for reference in node.references { mirror(reference, from: id) }
         }
-        setValue(NS0.Server_NamespaceArray, DataValue(value: .array(.string(namespaces), dimensions: nil), sourceTimestamp: .now, serverTimestamp: .now))
+        publishNamespaceArray()
     }
 }

@@ -199,10 +199,10 @@ package struct ServerConnection {
 
     /// Encodes a service response as a MSG.
     static func encode(_ outgoing: ResponseSink.Outgoing, channelId: UInt32, tokenId: UInt32) -> SecureMessage {
-        var body = ByteBuffer()
-        type(of: outgoing.response).binaryEncodingId.encode(to: &body)
-        outgoing.response.encode(to: &body)
-        return SecureMessage(kind: .message(tokenId: tokenId), secureChannelId: channelId, requestId: outgoing.requestId, body: body)
+        SecureMessage(
+            kind: .message(tokenId: tokenId), secureChannelId: channelId, requestId: outgoing.requestId,
+            body: outgoing.response.messageBody()
+        )
     }
 
     private mutating func fail(_ error: OPCUAError) -> [SecureMessage] {
@@ -240,10 +240,7 @@ package struct ServerConnection {
                 responseHeader: ResponseHeader(timestamp: .now, requestHandle: request.requestHeader.requestHandle, serviceResult: .good),
                 serverProtocolVersion: 0, securityToken: token, serverNonce: ByteString([])
             )
-            var out = ByteBuffer()
-            OpenSecureChannelResponse.binaryEncodingId.encode(to: &out)
-            response.encode(to: &out)
-            return [SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: channelId, requestId: message.requestId, body: out)]
+            return [SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: channelId, requestId: message.requestId, body: response.messageBody())]
 
         case .close(let tokenId):
             _ = try? channel.accept(tokenId: tokenId, channelId: message.secureChannelId, now: now)
@@ -294,7 +291,6 @@ package struct ServerConnection {
     /// Decodes a MSG body: the encoding id, then the request. Unknown services are recognised by
     /// their RequestHeader, which every request starts with.
     static func decodeRequest(_ body: inout ByteBuffer) -> Decoded {
-        let start = body
         let typeId: NodeId
         do {
             typeId = try ExpandedNodeId(decoding: &body).nodeId
@@ -312,7 +308,6 @@ package struct ServerConnection {
         } catch {
             var headerBytes = afterType
             let handle = (try? RequestHeader(decoding: &headerBytes))?.requestHandle
-            _ = start
             return .undecodable(handle: handle, error)
         }
     }

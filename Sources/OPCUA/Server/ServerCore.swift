@@ -485,7 +485,6 @@ package actor ServerCore {
         if let last = item.lastValue, !passes(value, last: last, filter: item.filter) { return }
         item.lastValue = value
         var stamped = addressSpace.applying(item.timestamps, to: value, now: value.serverTimestamp ?? .now)
-        if item.timestamps != .server, item.timestamps != .both { stamped.serverTimestamp = nil }
         if item.queue.count >= Int(max(item.queueSize, 1)) {
             if item.discardOldest { item.queue.removeFirst() } else { item.queue.removeLast() }
             if item.queueSize > 1 {

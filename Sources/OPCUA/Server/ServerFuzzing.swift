@@ -51,16 +51,11 @@ package enum ServerFuzzing {
         var connection = ServerConnection(channelId: 1, core: core, sink: sink, configuration: configuration, logger: logger)
         var requestId: UInt32 = 1
         func message(_ request: some ServiceRequest) -> SecureMessage {
-            var body = ByteBuffer()
-            type(of: request).binaryEncodingId.encode(to: &body)
-            request.encode(to: &body)
             defer { requestId += 1 }
-            return SecureMessage(kind: .message(tokenId: 1), secureChannelId: 1, requestId: requestId, body: body)
+            return SecureMessage(kind: .message(tokenId: 1), secureChannelId: 1, requestId: requestId, body: request.messageBody())
         }
         // Open the channel and a session.
-        var open = ByteBuffer()
-        OpenSecureChannelRequest.binaryEncodingId.encode(to: &open)
-        OpenSecureChannelRequest(requestType: .issue, securityMode: .none, requestedLifetime: 600_000).encode(to: &open)
+        let open = OpenSecureChannelRequest(requestType: .issue, securityMode: .none, requestedLifetime: 600_000).messageBody()
         _ = await connection.receive(SecureMessage(kind: .open(.securityPolicyNone), secureChannelId: 0, requestId: 0, body: open))
         var token = NodeId.null
         if let reply = await connection.receive(message(CreateSessionRequest(requestedSessionTimeout: 60_000))).first {
@@ -88,9 +83,7 @@ package enum ServerFuzzing {
                 if let id = try? ExpandedNodeId(decoding: &copy).nodeId,
                    var request = try? ServiceRegistry.decodeRequest(encodingId: id, from: &copy) {
                     request.requestHeader.authenticationToken = token
-                    body = ByteBuffer()
-                    type(of: request).binaryEncodingId.encode(to: &body)
-                    request.encode(to: &body)
+                    body = request.messageBody()
                 }
                 record(await connection.receive(SecureMessage(kind: .message(tokenId: 1), secureChannelId: 1, requestId: requestId, body: body)))
             case 1:

@@ -103,6 +103,17 @@ struct UACPConnectionCore: Sendable {
 
 /// Logging and failure handling shared by both handlers.
 enum UACPHandlerSupport {
+    /// Writes a message's chunks; the promise completes with the last one (at once if there are none).
+    static func write(_ chunks: [ByteBuffer], context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        guard let last = chunks.indices.last else {
+            promise?.succeed()
+            return
+        }
+        for index in chunks.indices {
+            context.write(NIOAny(chunks[index]), promise: index == last ? promise : nil)
+        }
+    }
+
     /// Metadata for a status and a reason, with the dotted keys used throughout the transport.
     static func metadata(_ error: OPCUAError) -> Logger.Metadata {
         ["uacp.status": "\(error.status)", "uacp.reason": "\(error.message)"]
@@ -289,13 +300,7 @@ public final class UACPServerHandler: ChannelDuplexHandler, RemovableChannelHand
             state = .open(core)
             switch action {
             case .write(let chunks):
-                guard let last = chunks.indices.last else {
-                    promise?.succeed()
-                    return
-                }
-                for index in chunks.indices {
-                    context.write(wrapOutboundOut(chunks[index]), promise: index == last ? promise : nil)
-                }
+                UACPHandlerSupport.write(chunks, context: context, promise: promise)
             case .writeAbort(let chunk, let error):
                 logger.warning("UACP response aborted", metadata: UACPHandlerSupport.metadata(error).merging(["uacp.request_id": "\(message.requestId)"]) { $1 })
                 context.write(wrapOutboundOut(chunk), promise: nil)
@@ -510,13 +515,7 @@ public final class UACPClientHandler: ChannelDuplexHandler, RemovableChannelHand
             state = .open(core)
             switch action {
             case .write(let chunks):
-                guard let last = chunks.indices.last else {
-                    promise?.succeed()
-                    return
-                }
-                for index in chunks.indices {
-                    context.write(wrapOutboundOut(chunks[index]), promise: index == last ? promise : nil)
-                }
+                UACPHandlerSupport.write(chunks, context: context, promise: promise)
             case .reportAbort(let report, let error):
                 logger.warning("UACP request not sent", metadata: UACPHandlerSupport.metadata(error).merging(["uacp.request_id": "\(message.requestId)"]) { $1 })
                 promise?.fail(error)
