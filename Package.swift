@@ -22,6 +22,8 @@ let package = Package(
         .executable(name: "sinter-sim", targets: ["sinter-sim"]),
         .library(name: "OPCUA", targets: ["OPCUA"]),
         .executable(name: "sinter-opcua", targets: ["sinter-opcua"]),
+        .library(name: "EdgeGateway", targets: ["EdgeGateway"]),
+        .executable(name: "sinter-edge", targets: ["sinter-edge"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -154,6 +156,41 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The edge gateway: OPC UA intake (server for printers, client for real machines),
+        // averaging and statistics, the on-disk spool, forwarding to sinter-server.
+        .target(
+            name: "EdgeGateway",
+            dependencies: [
+                "TelemetryModel", "OPCUA", "CRC32C",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "sinter-edge", dependencies: ["EdgeGateway"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EdgeGatewayTests",
+            dependencies: [
+                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // sim -> edge -> server -> store -> query, in-process on loopback ports.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "EdgeGateway", "PrinterSimulation", "TelemetryServer", "StorageEngine", "TelemetryModel", "OPCUA",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

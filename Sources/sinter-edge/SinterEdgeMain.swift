@@ -1,0 +1,8 @@
+import EdgeGateway
+
+@main
+struct SinterEdgeMain {
+    static func main() async {
+        await EdgeCommand.main()
+    }
+}
