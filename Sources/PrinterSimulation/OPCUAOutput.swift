@@ -23,7 +23,9 @@ public import TelemetryModel
 /// Counting is per record: a record is sent when the server answers Good for all of its
 /// variables, and rejected when any of them is Bad (a server without that printer answers
 /// `BadNodeIdUnknown`; this is logged once per printer, other refusals once per printer and
-/// status). Rejected records are not retried: they would be refused again.
+/// status). Rejected records are not retried: they would be refused again. A request refused
+/// as a whole with `BadResourceUnavailable` (the edge gateway's buffer is full; nothing was
+/// applied) is written again with back-off and counted in ``OutputReport/retries``.
 ///
 /// Steps queue in a bounded backlog (``Configuration/maximumBacklogBytes``) as in
 /// ``HTTPOutput``: a full backlog drops its oldest steps, or makes ``send(_:)`` wait when
@@ -52,19 +54,12 @@ public actor OPCUAOutput: TelemetryOutput {
         public init() {}
     }
 
-    /// Record channel → (variable name, written as UInt32).
-    static let scalarVariables: [String: (name: String, unsigned: Bool)] = [
-        ChannelName.powerKW: ("PowerKW", false),
-        ChannelName.vibrationMMS: ("VibrationMmS", false),
-        "plate_temp_c": ("PlateTempC", false),
-        "chamber_temp_c": ("ChamberTempC", false),
-        "layer": ("Layer", true),
-        ChannelName.nozzleTempC: ("NozzleTempC", false),
-        ChannelName.bedTempC: ("BedTempC", false),
-        ChannelName.filamentFlow: ("FilamentFlow", false),
-        "extruder_load": ("ExtruderLoad", false),
-        "print_progress": ("PrintProgress", false),
-    ]
+    /// Record channel → (variable name, written as UInt32), from the printer model of both kinds.
+    static let scalarVariables: [String: (name: String, unsigned: Bool)] = Dictionary(
+        (PrinterModel.channels(for: .dmls) + PrinterModel.channels(for: .fdm))
+            .filter { $0.valueRank == -1 && $0.recordField != "state" }
+            .map { ($0.recordField, (name: $0.name, unsigned: $0.dataType == .uint32)) },
+        uniquingKeysWith: { a, _ in a })
 
     private let endpoint: String
     private let configuration: Configuration
@@ -230,6 +225,16 @@ public actor OPCUAOutput: TelemetryOutput {
                 let ns = try await ready()
                 let (writes, owners) = Self.writes(for: step, namespace: ns)
                 let results = try await client.write(writes)
+                // A gateway whose buffer is full refuses the whole request: nothing was applied,
+                // so the whole step is written again later.
+                if !results.isEmpty, results.allSatisfy({ $0 == .badResourceUnavailable }) {
+                    counters.retries += 1
+                    logger.debug("output.busy", metadata: ["output.url": "\(endpoint)"])
+                    if finishing, let deadline, ContinuousClock.now >= deadline { return false }
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                    continue
+                }
                 if unreachable {
                     unreachable = false
                     logger.notice("output.reconnected", metadata: ["output.url": "\(endpoint)"])

@@ -29,10 +29,14 @@ public final class OPCUAServer: Service, Sendable {
 
     /// - Parameters:
     ///   - onWrite: called after each Write service call with the values it stored (not for values set with ``setValue(_:_:)``).
+    ///   - admitWrites: asked before each Write service call; a Bad status (say
+    ///     `BadResourceUnavailable` while the host's buffer is full) refuses every item of the
+    ///     request with that status and applies none, so the writer can retry the whole request.
     public init(
         configuration: ServerConfiguration, addressSpace: AddressSpace = AddressSpace(), logger: Logger,
         eventLoopGroup: (any EventLoopGroup)? = nil,
-        onWrite: (@Sendable ([NodeWrite]) -> Void)? = nil
+        onWrite: (@Sendable ([NodeWrite]) -> Void)? = nil,
+        admitWrites: (@Sendable () -> StatusCode)? = nil
     ) {
         self.configuration = configuration
         self.logger = logger
@@ -41,7 +45,8 @@ public final class OPCUAServer: Service, Sendable {
         self.listening = group.next().makePromise(of: Int.self)
         self.core = ServerCore(
             configuration: configuration, addressSpace: addressSpace,
-            endpointUrl: configuration.advertisedEndpointUrl(boundPort: configuration.port), logger: logger, onWrite: onWrite
+            endpointUrl: configuration.advertisedEndpointUrl(boundPort: configuration.port), logger: logger, onWrite: onWrite,
+            admitWrites: admitWrites
         )
     }
 

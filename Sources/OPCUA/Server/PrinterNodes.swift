@@ -34,28 +34,40 @@ public enum PrinterModel {
         public var valueRank: Int32
         public var arrayDimensions: [UInt32]?
         public var initial: Variant
+        /// The field of a Sinter telemetry record this variable carries: `frame` (the thermal
+        /// frame), `state` (the state label), or a channel name such as `power_kw`.
+        public var recordField: String
     }
+
+    /// Variable name → record field, for every variable of both kinds (`Temperature` → `frame`,
+    /// `PowerKW` → `power_kw`, `State` → `state`, …).
+    public static let recordFields: [String: String] = Dictionary(
+        (channels(for: .dmls) + channels(for: .fdm)).map { ($0.name, $0.recordField) }, uniquingKeysWith: { a, _ in a })
 
     /// The variables of a printer kind; `frame` is the thermal camera's rows × columns.
     public static func channels(for kind: Kind, frame: (rows: Int, columns: Int) = (100, 100)) -> [Channel] {
-        func double(_ name: String) -> Channel { Channel(name: name, dataType: .double, valueRank: -1, initial: .scalar(.double(0))) }
-        let state = Channel(name: "State", dataType: .string, valueRank: -1, initial: .scalar(.string("idle")))
+        func double(_ name: String, _ field: String) -> Channel {
+            Channel(name: name, dataType: .double, valueRank: -1, initial: .scalar(.double(0)), recordField: field)
+        }
+        let state = Channel(name: "State", dataType: .string, valueRank: -1, initial: .scalar(.string("idle")), recordField: "state")
         switch kind {
         case .dmls:
             let count = frame.rows * frame.columns
             let temperature = Channel(
                 name: "Temperature", dataType: .float, valueRank: 2,
                 arrayDimensions: [UInt32(frame.rows), UInt32(frame.columns)],
-                initial: .matrix(.float(Array(repeating: 25, count: count)), dimensions: [Int32(frame.rows), Int32(frame.columns)])
+                initial: .matrix(.float(Array(repeating: 25, count: count)), dimensions: [Int32(frame.rows), Int32(frame.columns)]),
+                recordField: "frame"
             )
             return [
-                temperature, double("PowerKW"), double("VibrationMmS"), double("PlateTempC"), double("ChamberTempC"),
-                Channel(name: "Layer", dataType: .uint32, valueRank: -1, initial: .scalar(.uint32(0))), state,
+                temperature, double("PowerKW", "power_kw"), double("VibrationMmS", "vibration_mm_s"),
+                double("PlateTempC", "plate_temp_c"), double("ChamberTempC", "chamber_temp_c"),
+                Channel(name: "Layer", dataType: .uint32, valueRank: -1, initial: .scalar(.uint32(0)), recordField: "layer"), state,
             ]
         case .fdm:
             return [
-                double("NozzleTempC"), double("BedTempC"), double("FilamentFlow"), double("ExtruderLoad"),
-                double("PrintProgress"), double("PowerKW"), state,
+                double("NozzleTempC", "nozzle_temp_c"), double("BedTempC", "bed_temp_c"), double("FilamentFlow", "filament_flow"),
+                double("ExtruderLoad", "extruder_load"), double("PrintProgress", "print_progress"), double("PowerKW", "power_kw"), state,
             ]
         }
     }

@@ -19,6 +19,7 @@ package actor ServerCore {
     package var addressSpace: AddressSpace
     let logger: Logger
     private let onWrite: (@Sendable ([NodeWrite]) -> Void)?
+    private let admitWrites: (@Sendable () -> StatusCode)?
     package private(set) var state = State.running
     private var sessions: [NodeId: Session] = [:]
     private var subscriptions: [UInt32: Subscription] = [:]
@@ -33,13 +34,14 @@ package actor ServerCore {
 
     package init(
         configuration: ServerConfiguration, addressSpace: AddressSpace, endpointUrl: String, logger: Logger,
-        onWrite: (@Sendable ([NodeWrite]) -> Void)?
+        onWrite: (@Sendable ([NodeWrite]) -> Void)?, admitWrites: (@Sendable () -> StatusCode)? = nil
     ) {
         self.configuration = configuration
         self.startTime = DateTime.now
         self.endpointUrl = endpointUrl
         self.logger = logger
         self.onWrite = onWrite
+        self.admitWrites = admitWrites
         var space = addressSpace
         space.setServerNamespaceUri(configuration.applicationUri)
         let now = DateTime.now
@@ -452,6 +454,11 @@ package actor ServerCore {
     func write(_ request: WriteRequest) -> any ServiceResponse {
         let handle = request.requestHeader.requestHandle
         if let fault = checkCount(request.nodesToWrite?.count, handle: handle) { return fault }
+        // The host may refuse a whole request (its buffer is full): nothing is applied.
+        if let admission = admitWrites?(), admission.isBad {
+            let results = Array(repeating: admission, count: request.nodesToWrite?.count ?? 0)
+            return WriteResponse(responseHeader: header(handle), results: results, diagnosticInfos: nil)
+        }
         let now = DateTime.now
         var results: [StatusCode] = []
         var written: [NodeWrite] = []
