@@ -213,23 +213,28 @@ struct SpoolTests {
         await again.close()
     }
 
-    @Test func aDamagedEntryInTheMiddleIsReportedAndEverythingElseKept() async throws {
+    /// A flipped bit in the payload of an entry of a middle segment or of the last one, and in
+    /// the length of an entry of the last one (the length then runs past the end of the file,
+    /// like a torn write, but valid entries follow).
+    @Test(arguments: [(600, 30, "CRC mismatch"), (1 << 20, 30, "CRC mismatch"), (1 << 20, 2, "bad length")])
+    func aDamagedEntryInTheMiddleIsReportedAndEverythingElseKept(segmentBytes: Int, byte: Int, reason: String) async throws {
         let dir = SpoolDirectory()
         let records = (0..<20).map { spoolRecord($0) }
         do {
-            let spool = try openSpool(dir) { $0.segmentBytes = 600 }
+            let spool = try openSpool(dir) { $0.segmentBytes = segmentBytes }
             for record in records { try await spool.append([record]) }
             await spool.close()
         }
         let names = segmentFiles(dir)
-        #expect(names.count >= 3)
-        let middle = names[1]
+        #expect(names.count >= (segmentBytes == 600 ? 4 : 1))
+        let middle = names[names.count / 2]
         let middleEntries = entries(in: dir.file(middle))
         let damaged = middleEntries[middleEntries.count / 2]
-        try flipBit(dir.file(middle), at: damaged.offset + 30)
+        let size = fileSize(dir.file(middle))
+        try flipBit(dir.file(middle), at: damaged.offset + byte)
 
         let log = LogCapture()
-        let spool = try openSpool(dir, log: log) { $0.segmentBytes = 600 }
+        let spool = try openSpool(dir, log: log) { $0.segmentBytes = segmentBytes }
         let status = await spool.status
         #expect(status.corruptEntries == 1)
         #expect(status.recoveredRecords == 19)
@@ -237,7 +242,8 @@ struct SpoolTests {
         try #require(problems.count == 1)
         #expect(problems[0].code == .corrupt)
         let digits = String(middle.prefix(16))
-        #expect(problems[0].message.contains("CRC mismatch in segment \(digits) at offset \(damaged.offset)"))
+        #expect(problems[0].message.hasPrefix(reason))
+        #expect(problems[0].message.contains("in segment \(digits) at offset \(damaged.offset)"))
         #expect(problems[0].file == middle)
         #expect(problems[0].offset == damaged.offset)
         let errors = log.entries.filter { $0.level == .error }
@@ -245,6 +251,8 @@ struct SpoolTests {
         #expect(errors.first?.event == "spool.corrupt_entry")
         #expect(errors.first?.metadata["segment"] == middle)
         #expect(segmentFiles(dir) == names)
+        #expect(fileSize(dir.file(middle)) == size)
+        #expect(log.events("spool.torn_tail").isEmpty)
 
         let replayed = try await spool.peek(maxRecords: 100)
         #expect(replayed.map(\.sequence) == (1...20).filter { $0 != damaged.sequence })

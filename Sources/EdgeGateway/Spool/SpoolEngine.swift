@@ -329,19 +329,18 @@ final class SpoolEngine {
         var lastWritten = activeFile
         do throws(SpoolError) {
             for group in plan.groups {
-                let bytes = Array(buffer[group.bytes])
                 if group.newSegment {
                     if let previous = lastWritten { syncLogging(previous) }
                     let start = nextSequence &+ UInt64(group.records.lowerBound)
                     let file = try SpoolSegment.create(directory: directory, start: start)
                     created.append(file)
-                    try file.write(bytes, at: SpoolFileHeader.size)
+                    try file.write(buffer, range: group.bytes, at: SpoolFileHeader.size)
                     do throws(SpoolError) { try SpoolFileSystem.syncDirectory(directory) } catch {
                         logger.error("spool.sync_failed", metadata: ["spool.directory": "\(directory)", "error": "\(error)"])
                     }
                     lastWritten = file
                 } else if let active = activeFile, let size = previousSize {
-                    try active.write(bytes, at: size)
+                    try active.write(buffer, range: group.bytes, at: size)
                 }
             }
         } catch {

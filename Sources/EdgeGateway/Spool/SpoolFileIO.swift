@@ -95,8 +95,13 @@ final class SpoolFile {
     }
 
     func write(_ bytes: [UInt8], at offset: Int) throws(SpoolError) {
+        try write(bytes, range: bytes.indices, at: offset)
+    }
+
+    /// Writes `bytes[range]` at `offset`, without copying them.
+    func write(_ bytes: [UInt8], range: Range<Int>, at offset: Int) throws(SpoolError) {
         let result = bytes.withUnsafeBytes { raw in
-            Result { () throws(SpoolError) in try write(raw, at: offset) }
+            Result { () throws(SpoolError) in try write(UnsafeRawBufferPointer(rebasing: raw[range]), at: offset) }
         }
         try result.get()
     }

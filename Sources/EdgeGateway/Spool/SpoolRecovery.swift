@@ -55,7 +55,7 @@ extension SpoolEngine {
                 scanned.append(segment)
             }
         }
-        nextSequence = max(acknowledged &+ 1, lastSequence &+ 1, starts.last ?? 1, 1)
+        nextSequence = max(acknowledged &+ 1, lastSequence &+ 1, (starts.last ?? 0) &+ 1, 1)
 
         let delivered = unread + scanned.filter { $0.pendingRecords == 0 }.map(\.start)
         if !delivered.isEmpty {
