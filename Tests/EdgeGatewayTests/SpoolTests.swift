@@ -585,125 +585,129 @@ struct SpoolTests {
     }
 }
 
-// MARK: - Support (private: this target also holds the gateway's other tests)
+// MARK: - Support
 
-/// A fresh directory under the system temp dir, removed when the value is released.
-private final class SpoolDirectory: Sendable {
-    let path: String
+// Members of SpoolTests, not top-level declarations: this target also holds the gateway's other
+// tests, and a member shadows any helper of the same name they may declare.
+extension SpoolTests {
+    /// A fresh directory under the system temp dir, removed when the value is released.
+    final class SpoolDirectory: Sendable {
+        let path: String
 
-    init(_ label: String = #function) {
-        let name = label.filter { $0.isLetter || $0.isNumber }.prefix(40)
-        path = NSTemporaryDirectory() + "sinter-spool-\(name)-\(UUID().uuidString.prefix(8))"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
-
-/// Keeps every log entry, so that tests can check events, levels and metadata.
-private final class LogCapture: Sendable {
-    struct Entry: Sendable {
-        let level: Logger.Level
-        let event: String
-        let metadata: [String: String]
-    }
-
-    private let storage = Mutex<[Entry]>([])
-    var entries: [Entry] { storage.withLock { $0 } }
-    func events(_ event: String) -> [Entry] { entries.filter { $0.event == event } }
-    var logger: Logger { Logger(label: "sinter.edge.spool.test") { _ in Handler(capture: self) } }
-
-    fileprivate func add(_ entry: Entry) { storage.withLock { $0.append(entry) } }
-
-    struct Handler: LogHandler {
-        let capture: LogCapture
-        var logLevel: Logger.Level = .trace
-        var metadata: Logger.Metadata = [:]
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
+        init(_ label: String = #function) {
+            let name = label.filter { $0.isLetter || $0.isNumber }.prefix(40)
+            path = NSTemporaryDirectory() + "sinter-spool-\(name)-\(UUID().uuidString.prefix(8))"
+            try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         }
 
-        func log(event: LogEvent) {
-            var flat: [String: String] = [:]
-            for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { flat[key] = "\(value)" }
-            capture.add(Entry(level: event.level, event: event.message.description, metadata: flat))
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+
+        func file(_ name: String) -> String { path + "/" + name }
+    }
+
+    /// Keeps every log entry, so that tests can check events, levels and metadata.
+    final class LogCapture: Sendable {
+        struct Entry: Sendable {
+            let level: Logger.Level
+            let event: String
+            let metadata: [String: String]
+        }
+
+        private let storage = Mutex<[Entry]>([])
+        var entries: [Entry] { storage.withLock { $0 } }
+        func events(_ event: String) -> [Entry] { entries.filter { $0.event == event } }
+        var logger: Logger { Logger(label: "sinter.edge.spool.test") { _ in Handler(capture: self) } }
+
+        fileprivate func add(_ entry: Entry) { storage.withLock { $0.append(entry) } }
+
+        struct Handler: LogHandler {
+            let capture: LogCapture
+            var logLevel: Logger.Level = .trace
+            var metadata: Logger.Metadata = [:]
+
+            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+                get { metadata[key] }
+                set { metadata[key] = newValue }
+            }
+
+            func log(event: LogEvent) {
+                var flat: [String: String] = [:]
+                for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { flat[key] = "\(value)" }
+                capture.add(Entry(level: event.level, event: event.message.description, metadata: flat))
+            }
         }
     }
-}
 
-/// A quiet, non-syncing spool in `dir`.
-private func openSpool(_ dir: SpoolDirectory, log: LogCapture = LogCapture(),
-                       _ configure: (inout SpoolConfiguration) -> Void = { _ in }) throws(SpoolError) -> Spool {
-    var configuration = SpoolConfiguration(directory: dir.path)
-    configuration.syncInterval = .zero
-    configure(&configuration)
-    return try Spool(configuration: configuration, logger: log.logger)
-}
-
-/// A quiet NaN with a payload, which must survive bit for bit.
-private let nanPayload = Float(bitPattern: 0x7FC0_1234)
-
-/// A small record, deterministic in `i`: NaN, -0.0 and infinity in the frame, a NaN channel,
-/// no state for every fourth record.
-private func spoolRecord(_ i: Int, frame: Bool = true, side: Int = 4) -> TelemetryRecord {
-    var values = (0..<(side * side)).map { Float($0) + Float(i) / 8 }
-    values[0] = nanPayload
-    values[1] = -0.0
-    values[2] = .infinity
-    return TelemetryRecord(
-        machineID: try! MachineID("dmls-0\(i % 3)"),
-        timestamp: Timestamp(nanoseconds: 1_800_000_000_000_000_000 + Int64(i) * 1_000_000),
-        kind: i % 2 == 0 ? "dmls" : "fdm",
-        channels: ["power_kw": Float(i) / 10, "odd": nanPayload],
-        state: i % 4 == 0 ? nil : "printing",
-        frame: frame ? try! ThermalFrame(width: side, height: side, values: values) : nil)
-}
-
-/// The frame-batch bytes of each record: equal bytes mean bit-identical records (NaN payloads
-/// included, which `==` on Float cannot compare).
-private func encoded(_ records: [TelemetryRecord]) -> [[UInt8]] { records.map { FrameBatch.encode([$0]) } }
-
-private func segmentFiles(_ dir: SpoolDirectory) -> [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".spool") }.sorted()
-}
-
-private func fileSize(_ path: String) -> Int {
-    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? -1
-}
-
-/// The whole entries of a segment file, parsed independently of the spool's code.
-private func entries(in path: String) -> [(offset: Int, size: Int, sequence: UInt64)] {
-    guard let data = FileManager.default.contents(atPath: path) else { return [] }
-    let bytes = [UInt8](data)
-    func u32(_ o: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[o + $1]) << (8 * $1) } }
-    func u64(_ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[o + $1]) << (8 * UInt64($1)) } }
-    var result: [(offset: Int, size: Int, sequence: UInt64)] = []
-    var offset = 24
-    while offset + 16 <= bytes.count {
-        let size = 8 + u32(offset)
-        guard offset + size <= bytes.count else { break }
-        result.append((offset, size, u64(offset + 8)))
-        offset += size
+    /// A quiet, non-syncing spool in `dir`.
+    func openSpool(_ dir: SpoolDirectory, log: LogCapture = LogCapture(),
+                   _ configure: (inout SpoolConfiguration) -> Void = { _ in }) throws(SpoolError) -> Spool {
+        var configuration = SpoolConfiguration(directory: dir.path)
+        configuration.syncInterval = .zero
+        configure(&configuration)
+        return try Spool(configuration: configuration, logger: log.logger)
     }
-    return result
-}
 
-private func flipBit(_ path: String, at offset: Int, bit: UInt8 = 0x10) throws {
-    let handle = try #require(FileHandle(forUpdatingAtPath: path))
-    try handle.seek(toOffset: UInt64(offset))
-    var byte = try #require(try handle.read(upToCount: 1))
-    byte[0] ^= bit
-    try handle.seek(toOffset: UInt64(offset))
-    try handle.write(contentsOf: byte)
-    try handle.close()
-}
+    /// A quiet NaN with a payload, which must survive bit for bit.
+    var nanPayload: Float { Float(bitPattern: 0x7FC0_1234) }
 
-private func truncate(_ path: String, to size: Int) throws {
-    let handle = try #require(FileHandle(forUpdatingAtPath: path))
-    try handle.truncate(atOffset: UInt64(size))
-    try handle.close()
+    /// A small record, deterministic in `i`: NaN, -0.0 and infinity in the frame, a NaN channel,
+    /// no state for every fourth record.
+    func spoolRecord(_ i: Int, frame: Bool = true, side: Int = 4) -> TelemetryRecord {
+        var values = (0..<(side * side)).map { Float($0) + Float(i) / 8 }
+        values[0] = nanPayload
+        values[1] = -0.0
+        values[2] = .infinity
+        return TelemetryRecord(
+            machineID: try! MachineID("dmls-0\(i % 3)"),
+            timestamp: Timestamp(nanoseconds: 1_800_000_000_000_000_000 + Int64(i) * 1_000_000),
+            kind: i % 2 == 0 ? "dmls" : "fdm",
+            channels: ["power_kw": Float(i) / 10, "odd": nanPayload],
+            state: i % 4 == 0 ? nil : "printing",
+            frame: frame ? try! ThermalFrame(width: side, height: side, values: values) : nil)
+    }
+
+    /// The frame-batch bytes of each record: equal bytes mean bit-identical records (NaN payloads
+    /// included, which `==` on Float cannot compare).
+    func encoded(_ records: [TelemetryRecord]) -> [[UInt8]] { records.map { FrameBatch.encode([$0]) } }
+
+    func segmentFiles(_ dir: SpoolDirectory) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".spool") }.sorted()
+    }
+
+    func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? -1
+    }
+
+    /// The whole entries of a segment file, parsed independently of the spool's code.
+    func entries(in path: String) -> [(offset: Int, size: Int, sequence: UInt64)] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let bytes = [UInt8](data)
+        func u32(_ o: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[o + $1]) << (8 * $1) } }
+        func u64(_ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[o + $1]) << (8 * UInt64($1)) } }
+        var result: [(offset: Int, size: Int, sequence: UInt64)] = []
+        var offset = 24
+        while offset + 16 <= bytes.count {
+            let size = 8 + u32(offset)
+            guard offset + size <= bytes.count else { break }
+            result.append((offset, size, u64(offset + 8)))
+            offset += size
+        }
+        return result
+    }
+
+    func flipBit(_ path: String, at offset: Int, bit: UInt8 = 0x10) throws {
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.seek(toOffset: UInt64(offset))
+        var byte = try #require(try handle.read(upToCount: 1))
+        byte[0] ^= bit
+        try handle.seek(toOffset: UInt64(offset))
+        try handle.write(contentsOf: byte)
+        try handle.close()
+    }
+
+    func truncate(_ path: String, to size: Int) throws {
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.truncate(atOffset: UInt64(size))
+        try handle.close()
+    }
 }

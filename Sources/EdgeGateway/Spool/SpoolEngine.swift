@@ -477,7 +477,7 @@ final class SpoolEngine {
         // The first `pendingRecords - cache.count` pending records are on disk only.
         while result.count < maxRecords, pendingRecords - cache.count - result.count > 0, index < segments.count {
             offset = segments[index].skipping(offset)
-            if offset >= segments[index].end {
+            if offset >= segments[index].end || segments[index].pendingRecords == 0 {
                 index += 1
                 if index < segments.count {
                     offset = segments[index].readOffset
