@@ -113,6 +113,7 @@ struct SpoolTests {
             #expect(fileSize(dir.file(name)) < 600 + largestEntry)
         }
         #expect(names.first == "0000000000000001.spool")
+        #expect(status.pendingBytes == names.flatMap { entries(in: dir.file($0)) }.reduce(0) { $0 + $1.size })
 
         // Acknowledging the records of the first two segments deletes exactly those files.
         let lastOfSecond = try #require(entries(in: dir.file(names[1])).last?.sequence)
@@ -137,6 +138,37 @@ struct SpoolTests {
     }
 
     // MARK: Recovery
+
+    @Test func openDeletesSegmentsAtOrBelowTheCursorAndSkipsAcknowledgedEntries() async throws {
+        let dir = SpoolDirectory()
+        let records = (0..<16).map { spoolRecord($0) }
+        let spool = try openSpool(dir) { $0.segmentBytes = 600 }
+        for record in records { try await spool.append([record]) }
+        let names = segmentFiles(dir)
+        #expect(names.count >= 4)
+        // Keep copies, acknowledge into the third segment, then put the deleted files back, as
+        // if the gateway had died between writing the cursor and deleting them.
+        let saved = try names.map { try Data(contentsOf: URL(fileURLWithPath: dir.file($0))) }
+        let third = entries(in: dir.file(names[2]))
+        let through = third[1].sequence
+        try await spool.acknowledge(through: through)
+        await spool.close()
+        #expect(segmentFiles(dir) == Array(names.dropFirst(2)))
+        for (name, data) in zip(names, saved) where !FileManager.default.fileExists(atPath: dir.file(name)) {
+            try data.write(to: URL(fileURLWithPath: dir.file(name)))
+        }
+        #expect(segmentFiles(dir) == names)
+
+        let reopened = try openSpool(dir) { $0.segmentBytes = 600 }
+        #expect(segmentFiles(dir) == Array(names.dropFirst(2)))
+        let status = await reopened.status
+        #expect(status.recoveredRecords == 16 - Int(through))
+        #expect(status.corruptEntries == 0)
+        let replayed = try await reopened.peek(maxRecords: 100)
+        #expect(replayed.map(\.sequence) == Array((through + 1)...16))
+        #expect(encoded(replayed.map(\.record)) == encoded(Array(records[Int(through)...])))
+        await reopened.close()
+    }
 
     /// Cut points inside the last entry: inside its 16-byte header, and inside its payload.
     @Test(arguments: [1, 7, 12, 15, 21, -1])
