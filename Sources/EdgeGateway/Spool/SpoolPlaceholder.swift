@@ -1,1 +1,0 @@
-// The on-disk spool lands here (Spool.swift, SpoolSegment.swift, SpoolCursor.swift, SpoolFiles.swift).
