@@ -26,7 +26,7 @@ let package = Package(
         .executable(name: "sinter-edge", targets: ["sinter-edge"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         // HTTP server (sinter-server): Hummingbird 2 on SwiftNIO.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),

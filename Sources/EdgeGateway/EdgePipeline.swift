@@ -142,6 +142,9 @@ actor EdgePipeline {
                 held = records
                 gate.setBlocked(true)
                 trimHeld()
+            } else if error.code == .invalidRecord {
+                // A record the spool could not read back after a restart: keep the others.
+                await appendEach(records)
             } else {
                 logger.error("edge.spool_write_failed", metadata: ["error": "\(error)", "records": "\(records.count)"])
                 held = records
@@ -150,6 +153,26 @@ actor EdgePipeline {
         }
         let heldCount = held.count
         status.update { $0.held = heldCount }
+    }
+
+    /// Appends one record at a time, dropping (and counting as rejected) those the spool refuses as invalid.
+    private func appendEach(_ records: [TelemetryRecord]) async {
+        for (index, record) in records.enumerated() {
+            do throws(SpoolError) {
+                try await spool.append([record])
+            } catch {
+                if error.code == .invalidRecord {
+                    status.update { $0.rejected += 1 }
+                    logger.error("edge.record_invalid", metadata: [
+                        "machine.id": "\(record.machineID.rawValue)", "record.timestamp": "\(record.timestamp)", "error": "\(error.message)",
+                    ])
+                } else {
+                    held = Array(records[index...])
+                    gate.setBlocked(true)
+                    return
+                }
+            }
+        }
     }
 
     /// Client mode cannot refuse values: past the buffer, the oldest held records are dropped.

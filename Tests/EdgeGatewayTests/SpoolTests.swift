@@ -430,7 +430,7 @@ struct SpoolTests {
         }
         let error = try #require(refusal)
         #expect(error.code == .full)
-        #expect(error.message.contains("spool is full (1000 bytes, --spool-max-bytes)"))
+        #expect(error.message.contains("spool is full (1000 bytes, --spool-max-mb)"))
         let full = await spool.status
         #expect(full.isFull)
         #expect(full.rejectedRecords == 1)

@@ -268,7 +268,7 @@ final class SpoolEngine {
         let alone = Self.plan(sizes, activeSize: nil, segmentBytes: configuration.segmentBytes).total
         guard alone <= configuration.maximumBytes else {
             throw refuse(records.count, SpoolError(.full,
-                "an append of \(records.count) records needs \(alone) bytes, more than the whole spool (\(configuration.maximumBytes) bytes, --spool-max-bytes); it was refused"))
+                "an append of \(records.count) records needs \(alone) bytes, more than the whole spool (\(configuration.maximumBytes) bytes, --spool-max-mb); it was refused"))
         }
         var plan = currentPlan(sizes)
         var dropped = false
@@ -278,7 +278,7 @@ final class SpoolEngine {
                 try removeOldestSegments(1, dropping: false)
             } else if configuration.whenFull == .reject {
                 throw refuse(records.count, SpoolError(.full,
-                    "spool is full (\(configuration.maximumBytes) bytes, --spool-max-bytes); records are refused until the server takes some"))
+                    "spool is full (\(configuration.maximumBytes) bytes, --spool-max-mb); records are refused until the server takes some"))
             } else {
                 try removeOldestSegments(1, dropping: true)
                 dropped = true
@@ -290,7 +290,7 @@ final class SpoolEngine {
         commit(records, sizes: sizes, plan: plan, created: created, bytes: buffer.count)
         if dropped {
             beginFullEpisode(
-                "spool is full (\(configuration.maximumBytes) bytes, --spool-max-bytes); the oldest records are dropped to make room")
+                "spool is full (\(configuration.maximumBytes) bytes, --spool-max-mb); the oldest records are dropped to make room")
         } else if configuration.whenFull == .reject {
             endFullEpisode()    // under drop-oldest the spool stays at its limit until space is freed
         }
