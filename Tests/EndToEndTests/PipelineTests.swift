@@ -1,1 +1,283 @@
+import EdgeGateway
+import Foundation
+import Hummingbird
+import Logging
+import OPCUA
+import PrinterSimulation
+import ServiceLifecycle
+import StorageEngine
+import Synchronization
 import Testing
+import TelemetryModel
+import TelemetryServer
+
+let quietLogger: Logger = {
+    var logger = Logger(label: "e2e")
+    logger.logLevel = .critical
+    return logger
+}()
+
+/// 2026-11-21T10:00:00Z.
+let start = Timestamp(milliseconds: 1_795_255_200_000)
+
+/// A directory under /tmp removed when the value goes away.
+final class TemporaryDirectory: Sendable {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "sinter-e2e-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// sinter-server on a loopback port over an open store, which can be stopped and started again on the same port.
+final class LiveServer: Sendable {
+    let store: TelemetryStore
+    let alerts: AlertStore
+    private let running = Mutex<Task<Void, Never>?>(nil)
+    private let boundPort = Mutex(0)
+
+    init(directory: String) throws {
+        store = try TelemetryStore.open(at: directory, logger: quietLogger)
+        alerts = try AlertStore.open(at: directory, logger: quietLogger)
+    }
+
+    var port: Int { boundPort.withLock { $0 } }
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts listening (on the previous port after a stop) and returns once it accepts connections.
+    func start() async {
+        var configuration = TelemetryServer.ServerConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = port
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = SinterServer.makeApplication(configuration: configuration, store: store, alerts: alerts, logger: quietLogger) { port in
+            readyContinuation.yield(port)
+            readyContinuation.finish()
+        }
+        let task = Task { _ = try? await app.runService() }
+        running.withLock { $0 = task }
+        for await port in ready { boundPort.withLock { $0 = port } }
+    }
+
+    func stop() async {
+        let task = running.withLock { t in defer { t = nil }; return t }
+        task?.cancel()
+        await task?.value
+    }
+
+    func close() async throws {
+        await stop()
+        try await store.close()
+        alerts.close()
+    }
+
+    func records(_ machine: String) throws -> [TelemetryRecord] {
+        try store.records(machine: try MachineID(machine), from: .min, to: .max, limit: 100_000, order: .ascending, includeFrames: true)
+    }
+}
+
+/// An edge gateway running in a service group, stopped gracefully on request.
+struct RunningEdge {
+    let gateway: EdgeGateway
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    static func start(_ configuration: EdgeConfiguration, drain: Duration = .seconds(60)) async throws -> RunningEdge {
+        let gateway = try EdgeGateway(configuration: configuration, logger: quietLogger, drainTimeout: drain)
+        let group = ServiceGroup(services: [gateway], logger: quietLogger)
+        let task = Task { try await group.run() }
+        return RunningEdge(gateway: gateway, group: group, task: task)
+    }
+
+    var opcuaURL: String {
+        get async throws { "opc.tcp://127.0.0.1:\(try await gateway.opcuaPort())" }
+    }
+
+    /// Graceful shutdown: intake stops, partial groups are spooled, the spool drains; returns the final status.
+    func stop() async throws -> EdgeStatus {
+        await group.triggerGracefulShutdown()
+        try await task.value
+        return await gateway.status()
+    }
+}
+
+func edgeConfiguration(spool: String, server: String, printers: [String], average: Int = 1) -> EdgeConfiguration {
+    var c = EdgeConfiguration(spoolDirectory: spool)
+    c.listen = "opc.tcp://127.0.0.1:0"
+    c.printers = printers
+    c.serverURL = server
+    c.average = average
+    c.batchRecords = 16
+    c.initialBackoff = .milliseconds(20)
+    c.maximumBackoff = .milliseconds(200)
+    c.reportEvery = .zero
+    return c
+}
+
+func fleetConfiguration(dmls: Int = 1, fdm: Int = 1) -> SimulationConfiguration {
+    var c = SimulationConfiguration()
+    c.dmlsCount = dmls
+    c.fdmCount = fdm
+    c.seed = 7
+    c.start = start
+    return c
+}
+
+/// The record fields the printer model carries (what the edge can receive of a simulated record).
+func modelView(_ record: TelemetryRecord) -> TelemetryRecord {
+    var r = record
+    let fields = Set(PrinterModel.recordFields.values)
+    r.channels = r.channels.filter { fields.contains($0.key) }
+    return r
+}
+
+/// Writes `steps` simulated steps into the edge over OPC UA, like `sinter-sim --opcua`; returns every record written.
+func simulate(into url: String, fleet: inout PrinterFleet, steps: Int) async throws -> [TelemetryRecord] {
+    let output = try OPCUAOutput(url: url, logger: quietLogger)
+    var written: [TelemetryRecord] = []
+    for _ in 0..<steps {
+        let records = fleet.step().records
+        written += records
+        await output.send(records)
+    }
+    let report = await output.finish(within: .seconds(60))
+    #expect(report.recordsSent == written.count && report.recordsRejected == 0 && report.recordsDropped == 0)
+    return written
+}
+
+@Suite(.serialized)
+struct PipelineTests {
+    @Test func everySimulatedRecordArrivesOnceAveragedWithItsStatistics() async throws {
+        let directory = TemporaryDirectory()
+        let server = try LiveServer(directory: directory.path + "/store")
+        await server.start()
+        let edge = try await RunningEdge.start(edgeConfiguration(spool: directory.path + "/spool", server: server.url,
+                                                                 printers: ["dmls-01", "fdm-01"], average: 3))
+        var fleet = try PrinterFleet(configuration: fleetConfiguration())
+        let written = try await simulate(into: try await edge.opcuaURL, fleet: &fleet, steps: 10)
+        let status = try await edge.stop()
+
+        #expect(status.recordsIn == 20 && status.recordsOut == 8 && status.forwarded == 8)
+        #expect(status.dropped == 0 && status.rejected == 0 && status.spool.pendingRecords == 0)
+        for machine in ["dmls-01", "fdm-01"] {
+            let sent = written.filter { $0.machineID.rawValue == machine }.map(modelView)
+            let stored = try server.records(machine)
+            // Groups of 3 (0-2, 3-5, 6-8) and the partial group (9) spooled at shutdown.
+            let groups = [Array(sent[0..<3]), Array(sent[3..<6]), Array(sent[6..<9]), [sent[9]]]
+            #expect(stored.count == groups.count)
+            for (group, record) in zip(groups, stored) {
+                #expect(record.timestamp == group.last?.timestamp)
+                #expect(record.state == group.last?.state)
+                for (name, _) in group[0].channels {
+                    let mean = Float(group.reduce(0.0) { $0 + Double($1.channels[name] ?? .nan) } / Double(group.count))
+                    #expect(record.channels[name]?.bitPattern == mean.bitPattern, "\(machine) \(name)")
+                }
+                guard let first = group[0].frame else {
+                    #expect(record.frame == nil)
+                    continue
+                }
+                let frame = try #require(record.frame)
+                var sums = [Double](repeating: 0, count: first.values.count)
+                for member in group { for (i, v) in (member.frame?.values ?? []).enumerated() { sums[i] += Double(v) } }
+                let expected = sums.map { Float($0 / Double(group.count)) }
+                #expect(frame.values.map(\.bitPattern) == expected.map(\.bitPattern))
+                // The statistics the store keeps are those of the averaged frame, and the edge's agree.
+                let stats = try #require(FrameStatistics(expected))
+                #expect(record.frameStatistics == stats)
+            }
+            let last = try #require(stored.last)
+            #expect(status.machines[machine]?.lastTimestamp == last.timestamp)
+            #expect(status.machines[machine]?.lastFrame == last.frame?.statistics())
+        }
+        try await server.close()
+    }
+
+    @Test func aServerStoppedAndRestartedMidStreamLosesNothingAndDuplicatesNothing() async throws {
+        let directory = TemporaryDirectory()
+        let server = try LiveServer(directory: directory.path + "/store")
+        await server.start()
+        let edge = try await RunningEdge.start(edgeConfiguration(spool: directory.path + "/spool", server: server.url,
+                                                                 printers: ["dmls-01", "fdm-01"]))
+        let url = try await edge.opcuaURL
+        var fleet = try PrinterFleet(configuration: fleetConfiguration())
+        var written = try await simulate(into: url, fleet: &fleet, steps: 10)
+        await server.stop()
+        written += try await simulate(into: url, fleet: &fleet, steps: 10)
+        await server.start()
+        written += try await simulate(into: url, fleet: &fleet, steps: 10)
+        let status = try await edge.stop()
+
+        #expect(status.recordsIn == 60 && status.dropped == 0 && status.rejected == 0)
+        #expect(status.spool.pendingRecords == 0)
+        #expect(status.forwarded >= 60)
+        for machine in ["dmls-01", "fdm-01"] {
+            let stored = try server.records(machine)
+            let sent = written.filter { $0.machineID.rawValue == machine }
+            #expect(stored.map(\.timestamp) == sent.map(\.timestamp))
+            #expect(stored.map(\.frame) == sent.map(\.frame))
+        }
+        try await server.close()
+    }
+
+    @Test func anEdgeRestartedAfterAnOutageReplaysItsSpool() async throws {
+        let directory = TemporaryDirectory()
+        let server = try LiveServer(directory: directory.path + "/store")
+        await server.start()
+        let port = server.port
+        await server.stop()   // nobody listens there now
+
+        let spool = directory.path + "/spool"
+        let first = try await RunningEdge.start(edgeConfiguration(spool: spool, server: "http://127.0.0.1:\(port)",
+                                                                  printers: ["dmls-01", "fdm-01"]), drain: .zero)
+        var fleet = try PrinterFleet(configuration: fleetConfiguration())
+        let written = try await simulate(into: try await first.opcuaURL, fleet: &fleet, steps: 8)
+        let before = try await first.stop()
+        #expect(before.forwarded == 0 && before.retries > 0 && before.spool.pendingRecords == 16)
+
+        await server.start()
+        #expect(server.port == port)
+        let second = try await RunningEdge.start(edgeConfiguration(spool: spool, server: server.url, printers: ["dmls-01", "fdm-01"]))
+        let after = try await second.stop()
+        #expect(after.spool.recoveredRecords == 16 && after.forwarded == 16 && after.spool.pendingRecords == 0)
+        for machine in ["dmls-01", "fdm-01"] {
+            let stored = try server.records(machine)
+            #expect(stored.map(\.timestamp) == written.filter { $0.machineID.rawValue == machine }.map(\.timestamp))
+        }
+        try await server.close()
+    }
+
+    @Test func aFullSpoolRefusesWritesAndTheWriterRetriesUntilThereIsRoom() async throws {
+        let directory = TemporaryDirectory()
+        let server = try LiveServer(directory: directory.path + "/store")
+        await server.start()
+        let port = server.port
+        await server.stop()
+
+        var configuration = edgeConfiguration(spool: directory.path + "/spool", server: "http://127.0.0.1:\(port)", printers: ["dmls-01"])
+        configuration.spool.maximumBytes = 200_000       // about four 100×100 frames
+        configuration.spool.segmentBytes = 50_000
+        configuration.buffer = 1
+        let edge = try await RunningEdge.start(configuration)
+        let url = try await edge.opcuaURL
+        // The sim's writes are refused while the spool is full; it retries. Bring the server back
+        // while it does, so the spool drains and every record gets through.
+        let writer = Task {
+            var fleet = try PrinterFleet(configuration: fleetConfiguration(dmls: 1, fdm: 0))
+            return try await simulate(into: url, fleet: &fleet, steps: 12)
+        }
+        // Wait (at most 30 s) until the edge has refused a write: an observable condition, polled.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while await edge.gateway.status().writesRefused == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(await edge.gateway.status().writesRefused > 0)
+        await server.start()
+        let written = try await writer.value
+        let status = try await edge.stop()
+        #expect(status.writesRefused > 0 && status.dropped == 0)
+        #expect(status.spool.diskBytes <= 200_000)
+        #expect(try server.records("dmls-01").map(\.timestamp) == written.map(\.timestamp))
+        try await server.close()
+    }
+}
