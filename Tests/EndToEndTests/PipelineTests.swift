@@ -209,6 +209,7 @@ struct PipelineTests {
         let status = try await edge.stop()
 
         #expect(status.recordsIn == 60 && status.dropped == 0 && status.rejected == 0)
+        #expect(status.retries > 0)   // the outage was seen
         #expect(status.spool.pendingRecords == 0)
         #expect(status.forwarded >= 60)
         for machine in ["dmls-01", "fdm-01"] {
