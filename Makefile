@@ -6,7 +6,7 @@ SOAK_KILLS ?= 300
 VENV := .venv
 PYTHON_TESTS := Tests/python
 
-.PHONY: all build test test-python venv deps soak bench report bench-server bench-sim bench-opcua fuzz demo clean help
+.PHONY: all build test test-python venv deps soak bench report bench-server bench-sim bench-opcua bench-edge fuzz demo clean help
 
 help: ## List the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -27,13 +27,15 @@ test: deps ## Build and run the whole test suite (the README's test command): Sw
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 	@$(MAKE) --no-print-directory test-python
 
-test-python: deps $(VENV)/.ready ## API tests in Python against a live sinter-server (seed client, OpenAPI, schemathesis, sinter-sim, OPC UA interop with asyncua)
+test-python: deps $(VENV)/.ready ## API tests in Python against a live sinter-server (seed client, OpenAPI, schemathesis, sinter-sim, OPC UA interop with asyncua, sinter-edge)
 	swift build --product sinter-server $(SWIFT_BUILD_FLAGS)
 	swift build --product sinter-sim $(SWIFT_BUILD_FLAGS)
 	swift build --product sinter-opcua $(SWIFT_BUILD_FLAGS)
+	swift build --product sinter-edge $(SWIFT_BUILD_FLAGS)
 	SINTER_SERVER_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-server \
 	SINTER_SIM_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-sim \
 	SINTER_OPCUA_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-opcua \
+	SINTER_EDGE_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-edge \
 		$(VENV)/bin/pytest -q $(PYTHON_TESTS)
 
 venv: $(VENV)/.ready ## The Python virtualenv for the API tests (.venv, pinned in Tests/python/requirements.txt)
@@ -70,6 +72,12 @@ bench-sim: deps ## Simulator speed: 100 DMLS + 100 FDM printers at 1 Hz pinned t
 bench-opcua: deps ## OPC UA: 100x100 matrix writes/s into the release server on one core, write->notification latency, table + JSON
 	swift build -c release --product sinter-opcua
 	Scripts/bench-opcua.sh
+
+bench-edge: deps $(VENV)/.ready ## Edge gateway: frames/s through sinter-edge (OPC UA in, HTTP out) and write->stored latency p50/p99 (release), table + JSON
+	swift build -c release --product sinter-server
+	swift build -c release --product sinter-edge
+	swift build -c release --product sinter-sim
+	Scripts/bench-edge.sh
 
 fuzz: deps ## libFuzzer runs of the OPC UA decoders and the request sequence (FUZZ_SECONDS each, default 60)
 	Scripts/fuzz.sh
