@@ -4,15 +4,18 @@ public import TelemetryModel
 /// Builds one record per machine and sample time out of the values of its variables.
 ///
 /// OPC UA delivers variables one by one; a Sinter record holds all of a machine's fields at
-/// one instant. The assembler keys a pending record by (machine, timestamp), where the
-/// timestamp is the value's SourceTimestamp (the time the device sampled it). A machine's
-/// pending record is complete, and emitted, when
+/// one instant. The assembler keys pending records by (machine, timestamp), where the
+/// timestamp is the value's SourceTimestamp (the time the device sampled it). Several samples
+/// of a machine may be pending at once, because a subscription delivers its notifications
+/// item by item (all frames of a publishing cycle, then all power values, …). A pending record
+/// is emitted when
 ///
-/// 1. every field the machine is known to have was set for that timestamp (the simulator
-///    writes a whole sample in one request, so its records leave at once),
-/// 2. a value with a different timestamp arrives for the machine (the next sample began), or
-/// 3. nothing arrived for it for ``settle`` (see ``flush(now:)``): a device that writes only
-///    some variables per sample.
+/// 1. every field the machine is known to have was set for its timestamp (the simulator
+///    writes a whole sample in one request, so its records leave at once) — older pending
+///    records of the machine leave with it, incomplete, so records stay in time order;
+/// 2. nothing arrived for it for ``settle`` (see ``flush(now:everything:)``): a device that
+///    writes only some variables per sample; or
+/// 3. the machine has more than ``maximumPending`` samples pending (the oldest leaves).
 ///
 /// Scalar channels and the state are sample-and-hold, like OPC UA variables: a record carries
 /// the newest value of every channel seen so far, not only those of its own sample. The frame
@@ -31,9 +34,13 @@ public struct RecordAssembler: Sendable {
     /// Values that could not be used (wrong type, bad frame shape), by reason; for the status.
     public private(set) var unusable = 0
 
+    /// Samples pending per machine before the oldest is emitted incomplete.
+    public var maximumPending = 64
+
     private struct Pending {
-        var timestamp: Timestamp
         var frame: ThermalFrame?
+        var channels: [String: Float] = [:]
+        var state: String?
         var fieldsSet: Set<RecordField> = []
         var lastArrival: ContinuousClock.Instant
     }
@@ -41,9 +48,10 @@ public struct RecordAssembler: Sendable {
     private struct Machine {
         var kind: String
         var expected: Set<RecordField>
+        /// Held values: those of the records emitted so far.
         var channels: [String: Float] = [:]
         var state: String?
-        var pending: Pending?
+        var pending: [Timestamp: Pending] = [:]
     }
 
     private var machines: [MachineID: Machine] = [:]
@@ -72,46 +80,45 @@ public struct RecordAssembler: Sendable {
     }
 
     /// Records pending completion.
-    public var pendingCount: Int { machines.values.reduce(0) { $0 + ($1.pending == nil ? 0 : 1) } }
+    public var pendingCount: Int { machines.values.reduce(0) { $0 + $1.pending.count } }
 
     /// Adds values in arrival order; returns the records they completed, in completion order.
     public mutating func add(_ values: [IntakeValue], now: ContinuousClock.Instant) -> [TelemetryRecord] {
         var done: [TelemetryRecord] = []
-        var touched: [MachineID] = []
+        var touched: [(MachineID, Timestamp)] = []
         for value in values {
             guard var machine = machines[value.machine] else {
                 unusable += 1
                 continue
             }
-            if let pending = machine.pending, pending.timestamp != value.timestamp {
-                done.append(Self.record(value.machine, &machine))
-            }
-            if machine.pending == nil {
-                machine.pending = Pending(timestamp: value.timestamp, lastArrival: now)
-            }
+            var pending = machine.pending[value.timestamp] ?? Pending(lastArrival: now)
             var used = true
             switch value.field {
             case .frame:
-                if let frame = value.value.thermalFrame(expected: frameSize) { machine.pending?.frame = frame } else { used = false }
+                if let frame = value.value.thermalFrame(expected: frameSize) { pending.frame = frame } else { used = false }
             case .state:
-                if let text = value.value.stateText, text.utf8.count <= 64 { machine.state = text } else { used = false }
+                if let text = value.value.stateText, text.utf8.count <= 64 { pending.state = text } else { used = false }
             case .channel(let name):
-                if let number = value.value.floatValue { machine.channels[name] = number } else { used = false }
+                if let number = value.value.floatValue { pending.channels[name] = number } else { used = false }
             }
-            if used {
-                machine.pending?.fieldsSet.insert(value.field)
-                machine.pending?.lastArrival = now
-            } else {
+            guard used else {
                 unusable += 1
+                continue
+            }
+            pending.fieldsSet.insert(value.field)
+            pending.lastArrival = now
+            machine.pending[value.timestamp] = pending
+            if machine.pending.count > maximumPending, let oldest = machine.pending.keys.min() {
+                done += Self.emit(value.machine, &machine, through: oldest)
             }
             machines[value.machine] = machine
-            if touched.last != value.machine { touched.append(value.machine) }
+            touched.append((value.machine, value.timestamp))
         }
-        // Complete records leave now rather than at the next sample.
-        for id in touched {
-            guard var machine = machines[id], let pending = machine.pending,
+        // Complete records leave now, with the older pending ones of their machine.
+        for (id, time) in touched {
+            guard var machine = machines[id], let pending = machine.pending[time],
                   !machine.expected.isEmpty, machine.expected.isSubset(of: pending.fieldsSet) else { continue }
-            done.append(Self.record(id, &machine))
+            done += Self.emit(id, &machine, through: time)
             machines[id] = machine
         }
         return done
@@ -121,9 +128,10 @@ public struct RecordAssembler: Sendable {
     public mutating func flush(now: ContinuousClock.Instant, everything: Bool = false) -> [TelemetryRecord] {
         var done: [TelemetryRecord] = []
         for id in machines.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
-            guard var machine = machines[id], let pending = machine.pending else { continue }
-            guard everything || pending.lastArrival.advanced(by: settle) <= now else { continue }
-            done.append(Self.record(id, &machine))
+            guard var machine = machines[id] else { continue }
+            let settled = machine.pending.filter { everything || $0.value.lastArrival.advanced(by: settle) <= now }.keys
+            guard let newest = settled.max() else { continue }
+            done += Self.emit(id, &machine, through: newest)
             machines[id] = machine
         }
         return done.sorted { $0.timestamp < $1.timestamp }
@@ -131,13 +139,21 @@ public struct RecordAssembler: Sendable {
 
     /// The earliest time a pending record's settle period ends, if any is pending.
     public var nextSettle: ContinuousClock.Instant? {
-        machines.values.compactMap { $0.pending?.lastArrival.advanced(by: settle) }.min()
+        machines.values.flatMap { $0.pending.values.map { $0.lastArrival.advanced(by: settle) } }.min()
     }
 
-    private static func record(_ id: MachineID, _ machine: inout Machine) -> TelemetryRecord {
-        let pending = machine.pending!
-        machine.pending = nil
-        return TelemetryRecord(machineID: id, timestamp: pending.timestamp, kind: machine.kind,
-                               channels: machine.channels, state: machine.state, frame: pending.frame)
+    /// Emits the machine's pending records up to and including `time`, oldest first, applying
+    /// each one's values to the held ones.
+    private static func emit(_ id: MachineID, _ machine: inout Machine, through time: Timestamp) -> [TelemetryRecord] {
+        let times = machine.pending.keys.filter { $0 <= time }.sorted()
+        var out: [TelemetryRecord] = []
+        for t in times {
+            guard let pending = machine.pending.removeValue(forKey: t) else { continue }
+            machine.channels.merge(pending.channels) { _, new in new }
+            if let state = pending.state { machine.state = state }
+            out.append(TelemetryRecord(machineID: id, timestamp: t, kind: machine.kind,
+                                       channels: machine.channels, state: machine.state, frame: pending.frame))
+        }
+        return out
     }
 }

@@ -38,24 +38,38 @@ struct ProcessingTests {
         #expect(assembler.pendingCount == 0)
     }
 
-    @Test func aNewerTimestampClosesTheRecordAndScalarsAreHeldButFramesAreNot() {
+    @Test func interleavedSamplesAreReassembledInTimeOrderAndScalarsAreHeldButFramesAreNot() {
         var assembler = RecordAssembler(fields: [dmls: [.frame, .channel("power_kw"), .channel("vibration_mm_s")]], frameSize: (4, 3))
-        let t1 = t0.advanced(byNanoseconds: 1_000_000_000)
+        let t1 = t0.advanced(byNanoseconds: 1_000_000_000), t2 = t0.advanced(byNanoseconds: 2_000_000_000)
+        // A subscription delivers item by item: both frames, then both powers, then one vibration.
         var out = assembler.add([
-            value(dmls, .frame, matrix(frame(20)), at: t0),
-            value(dmls, .channel("power_kw"), .scalar(.float(2)), at: t0),
+            value(dmls, .frame, matrix(frame(20)), at: t0), value(dmls, .frame, matrix(frame(21)), at: t1),
+            value(dmls, .channel("power_kw"), .scalar(.float(2)), at: t0), value(dmls, .channel("power_kw"), .scalar(.float(3)), at: t1),
         ], now: origin)
-        #expect(out.isEmpty)
-        // The next sample has only a vibration value: the first record leaves incomplete.
+        #expect(out.isEmpty && assembler.pendingCount == 2)
+        // t1 completes: t0 leaves first, incomplete, then t1.
         out = assembler.add([value(dmls, .channel("vibration_mm_s"), .scalar(.int32(7)), at: t1)], now: origin)
-        #expect(out.count == 1)
-        #expect(out.first?.timestamp == t0 && out.first?.channels == ["power_kw": 2] && out.first?.frame != nil)
-        // The settle time passes: the second record leaves with the held power and no frame.
+        #expect(out.map(\.timestamp) == [t0, t1])
+        #expect(out.first?.channels == ["power_kw": 2] && out.first?.frame?.values.first == 20)
+        #expect(out.last?.channels == ["power_kw": 3, "vibration_mm_s": 7] && out.last?.frame?.values.first == 21)
+        // A sample with only a power value leaves after the settle time, with the held vibration and no frame.
+        out = assembler.add([value(dmls, .channel("power_kw"), .scalar(.double(4)), at: t2)], now: origin)
+        #expect(out.isEmpty)
         #expect(assembler.flush(now: origin.advanced(by: .milliseconds(100))).isEmpty)
         out = assembler.flush(now: origin.advanced(by: .milliseconds(250)))
         #expect(out.count == 1)
-        #expect(out.first?.timestamp == t1 && out.first?.channels == ["power_kw": 2, "vibration_mm_s": 7])
+        #expect(out.first?.timestamp == t2 && out.first?.channels == ["power_kw": 4, "vibration_mm_s": 7])
         #expect(out.first?.frame == nil)
+    }
+
+    @Test func tooManyPendingSamplesLeaveOldestFirst() {
+        var assembler = RecordAssembler(fields: [dmls: [.frame, .channel("power_kw")]], frameSize: (4, 3))
+        assembler.maximumPending = 2
+        let out = assembler.add((0..<3).map { k in
+            value(dmls, .channel("power_kw"), .scalar(.double(Double(k))), at: t0.advanced(byNanoseconds: Int64(k) * 1_000_000))
+        }, now: origin)
+        #expect(out.map(\.timestamp) == [t0])
+        #expect(assembler.pendingCount == 2)
     }
 
     @Test func valuesThatCannotBeUsedAreCountedNotStored() {
@@ -69,8 +83,8 @@ struct ProcessingTests {
         ], now: origin)
         #expect(out.isEmpty)
         #expect(assembler.unusable == 5)
-        let flushed = assembler.flush(now: origin, everything: true)
-        #expect(flushed.count == 1 && flushed.first?.channels.isEmpty == true && flushed.first?.frame == nil && flushed.first?.state == nil)
+        #expect(assembler.pendingCount == 0)
+        #expect(assembler.flush(now: origin, everything: true).isEmpty)
     }
 
     @Test func aFlatArrayOfTheConfiguredSizeIsAFrame() {

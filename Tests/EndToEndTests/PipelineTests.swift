@@ -282,3 +282,77 @@ struct PipelineTests {
         try await server.close()
     }
 }
+
+/// Client mode: the gateway subscribes to a machine's own OPC UA server through a node mapping.
+struct ClientModeTests {
+    @Test func aMappedMachineIsSubscribedAndItsSamplesBecomeRecords() async throws {
+        // A "machine": its own namespace and names, sampled by the host (setValue), as a PLC would.
+        var space = AddressSpace()
+        let ns = space.addNamespace("urn:acme:press")
+        let press = space.addObject(NodeId(string: "Press7", namespace: ns), browseName: QualifiedName("Press7", namespaceIndex: ns),
+                                    parent: NS0.ObjectsFolder)
+        func variable(_ name: String, _ type: BuiltinType, _ value: Variant, rank: Int32 = -1, dims: [UInt32]? = nil) -> NodeId {
+            space.addVariable(NodeId(string: "Press7.\(name)", namespace: ns), browseName: QualifiedName(name, namespaceIndex: ns),
+                              parent: press, dataType: type.dataTypeId, valueRank: rank, arrayDimensions: dims, value: value)
+        }
+        let thermal = variable("Thermal", .float, .matrix(.float(Array(repeating: 0, count: 12)), dimensions: [3, 4]), rank: 2, dims: [3, 4])
+        let power = variable("Power", .double, .scalar(.double(0)))
+        let statusNode = variable("Status", .string, .scalar(.string("idle")))
+        var serverConfiguration = OPCUA.ServerConfiguration()
+        serverConfiguration.port = 0
+        let machine = OPCUAServer(configuration: serverConfiguration, addressSpace: space, logger: quietLogger)
+        let machineTask = Task { try await machine.run() }
+        defer { machineTask.cancel() }
+        let machinePort = try await machine.listeningPort()
+
+        let directory = TemporaryDirectory()
+        let server = try LiveServer(directory: directory.path + "/store")
+        await server.start()
+        var configuration = edgeConfiguration(spool: directory.path + "/spool", server: server.url, printers: [])
+        configuration.listen = nil
+        configuration.subscribeURL = "opc.tcp://127.0.0.1:\(machinePort)"
+        configuration.frameSize = (4, 3)
+        configuration.publishingInterval = 10
+        configuration.mapping = try NodeMapping(parsing: """
+            dmls-07 frame    nsu=urn:acme:press;s=Press7.Thermal
+            dmls-07 power_kw ns=\(ns);s=Press7.Power
+            dmls-07 state    ns=\(ns);s=Press7.Status
+            """)
+        let edge = try await RunningEdge.start(configuration)
+
+        // Samples are set only once the edge's subscription delivered the initial values (a
+        // record at the variables' initial time), so none is missed.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while await edge.gateway.status().valuesIn < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try #require(await edge.gateway.status().valuesIn >= 3)
+        var expected: [TelemetryRecord] = []
+        for k in 0..<5 {
+            let time = DateTime(unixNanoseconds: start.nanoseconds + Int64(k) * 1_000_000_000)
+            let values = (0..<12).map { Float(20 + k) + Float($0) * 0.5 }
+            await machine.setValue(thermal, DataValue(value: .matrix(.float(values), dimensions: [3, 4]), sourceTimestamp: time))
+            await machine.setValue(power, DataValue(value: .scalar(.double(Double(k) + 0.25)), sourceTimestamp: time))
+            await machine.setValue(statusNode, DataValue(value: .scalar(.string(k == 4 ? "error" : "printing")), sourceTimestamp: time))
+            expected.append(TelemetryRecord(machineID: try MachineID("dmls-07"), timestamp: start.advanced(byNanoseconds: Int64(k) * 1_000_000_000),
+                                            kind: "dmls", channels: ["power_kw": Float(k) + 0.25], state: k == 4 ? "error" : "printing",
+                                            frame: try ThermalFrame(width: 4, height: 3, values: values)))
+        }
+        let last = try #require(expected.last).timestamp
+        while await edge.gateway.status().machines["dmls-07"]?.lastTimestamp != last, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let status = try await edge.stop()
+        #expect(status.dropped == 0 && status.valuesUnusable == 0)
+        // Besides the samples, the store has the initial values' record(s), stamped when the machine started.
+        let stored = try server.records("dmls-07").filter { $0.timestamp >= start && $0.timestamp <= last }
+        #expect(stored.count == 5)
+        for (got, want) in zip(stored, expected) {
+            #expect(got.timestamp == want.timestamp && got.state == want.state && got.kind == "dmls")
+            #expect(got.channels["power_kw"] == want.channels["power_kw"])
+            #expect(got.frame?.values == want.frame?.values && got.frame?.width == 4)
+            #expect(got.frameStatistics == want.frame?.statistics())
+        }
+        try await server.close()
+    }
+}
