@@ -9,6 +9,7 @@ shutdown.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -139,6 +140,73 @@ class Server(ChildProcess):
             self.kill()
             raise
 
+
+
+EDGE_STARTED = re.compile(r"^sinter-edge: (?:OPC UA on (opc\.tcp://127\.0\.0\.1:\d+) for \d+ printers"
+                          r"|no OPC UA server \(client mode\))(?:, subscribed to \S+)? -> (\S+), average (\d+), spool (.+)$")
+
+
+def edge_binary() -> Path:
+    path = Path(os.environ.get("SINTER_EDGE_BIN", ".build/debug/sinter-edge"))
+    if not path.is_absolute():
+        path = REPO / path
+    return path
+
+
+class Edge(ChildProcess):
+    """One sinter-edge child process with a status file; ready once it printed its `sinter-edge: …` line.
+
+    `url` is its OPC UA endpoint (None in client mode). The spool directory is the caller's, so
+    that a second Edge can reuse it; the status file lives in the edge's own temporary directory.
+    """
+
+    def __init__(self, name: str, *extra: str, server: str, spool: Path,
+                 listen: str = "opc.tcp://127.0.0.1:0") -> None:
+        binary = edge_binary()
+        if not binary.exists():
+            pytest.fail(f"no edge binary at {binary}: build it (swift build --product sinter-edge) "
+                        f"or set SINTER_EDGE_BIN", pytrace=False)
+        directory = Path(tempfile.mkdtemp(prefix=f"sinter-py-{name}-"))
+        self.spool = spool
+        self.status_path = directory / "status.json"
+        args = [str(binary), "--listen", listen, "--server", server, "--spool", str(spool),
+                "--status-file", str(self.status_path), "--report-every", "1", *extra]
+        super().__init__(name, args, directory)
+        self.url: str | None = self.wait_for_line(EDGE_STARTED, STARTUP_SECONDS).group(1)
+
+    def status(self) -> dict | None:
+        """The status file's JSON (written atomically), or None before the first write."""
+        try:
+            return json.loads(self.status_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def wait_status(self, what: str, predicate, timeout: float) -> dict:
+        """Polls the status file until `predicate(status)` holds; fails after `timeout` or if the edge exits."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            last = self.status() or last
+            if last is not None and predicate(last):
+                return last
+            if not self.alive:
+                pytest.fail(f"{self.name}: exited (status {self.process.returncode}) before {what}\n"
+                            f"last status: {last}\n{self.describe()}", pytrace=False)
+            if time.monotonic() > deadline:
+                pytest.fail(f"{self.name}: not {what} within {timeout} s\nlast status: {last}\n{self.describe()}",
+                            pytrace=False)
+            time.sleep(0.1)   # polling interval of a file rewritten every second
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit status; kills it and fails past SHUTDOWN_SECONDS."""
+        if self.alive:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=SHUTDOWN_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"{self.name}: still running {SHUTDOWN_SECONDS} s after SIGTERM\n{self.describe()}",
+                        pytrace=False)
 
 
 def _serve(name: str, *extra: str):
