@@ -18,9 +18,24 @@ struct SubscriptionSource: Sendable {
     let frameSize: (width: Int, height: Int)
     let logger: Logger
 
-    /// What the subscription feeds: node → (machine, field), and the fields each machine has.
+    /// Where one node's changes go.
+    struct Target: Sendable, Equatable {
+        var machine: MachineID
+        var field: RecordField
+    }
+
+    /// What the subscription feeds: node → the (machine, field)s it feeds — one node may feed
+    /// several machines (a shared ambient sensor, say) — and the fields each machine has.
     struct Plan: Sendable {
-        var targets: [NodeId: (machine: MachineID, field: RecordField)] = [:]
+        var targets: [NodeId: [Target]] = [:]
+
+        /// Adds one mapping; the same (node, machine, field) twice is kept once.
+        mutating func add(_ node: NodeId, machine: MachineID, field: RecordField) {
+            let target = Target(machine: machine, field: field)
+            if !(targets[node]?.contains(target) ?? false) { targets[node, default: []].append(target) }
+            fields[machine, default: []].insert(field)
+        }
+
         var fields: [MachineID: Set<RecordField>] = [:]
         var kinds: [MachineID: String] = [:]
     }
@@ -49,13 +64,15 @@ struct SubscriptionSource: Sendable {
                 ])
                 attempt = 0
                 for await change in subscription.changes {
-                    guard let target = plan.targets[change.nodeId] else { continue }
+                    guard let targets = plan.targets[change.nodeId] else { continue }
                     guard !(change.value.status?.isBad ?? false), let variant = change.value.value else {
                         status.update { $0.valuesUnusable += 1 }
                         continue
                     }
                     let time = IntakeValue.time(of: change.value, arrival: Timestamp(nanoseconds: DateTime.now.unixNanoseconds))
-                    await pipeline.ingest([IntakeValue(machine: target.machine, field: target.field, value: variant, timestamp: time)])
+                    await pipeline.ingest(targets.map {
+                        IntakeValue(machine: $0.machine, field: $0.field, value: variant, timestamp: time)
+                    })
                 }
                 if Task.isCancelled { break }
                 logger.warning("edge.subscription_ended", metadata: ["opcua.url": "\(url)"])
@@ -75,8 +92,7 @@ struct SubscriptionSource: Sendable {
         if let mapping {
             for entry in mapping.entries {
                 let node = try await resolve(entry.node, client: client, line: entry.line)
-                plan.targets[node] = (entry.machine, entry.field)
-                plan.fields[entry.machine, default: []].insert(entry.field)
+                plan.add(node, machine: entry.machine, field: entry.field)
                 plan.kinds[entry.machine] = PrinterModel.Kind(printerId: entry.machine.rawValue)?.rawValue ?? ""
             }
             return plan
@@ -90,8 +106,7 @@ struct SubscriptionSource: Sendable {
                   let machine = try? MachineID(name) else { continue }
             for channel in PrinterModel.channels(for: kind, frame: (frameSize.height, frameSize.width)) {
                 guard let field = RecordField(parsing: channel.recordField) else { continue }
-                plan.targets[PrinterModel.variableId(printer: name, channel: channel.name, namespace: ns)] = (machine, field)
-                plan.fields[machine, default: []].insert(field)
+                plan.add(PrinterModel.variableId(printer: name, channel: channel.name, namespace: ns), machine: machine, field: field)
             }
             plan.kinds[machine] = kind.rawValue
         }
