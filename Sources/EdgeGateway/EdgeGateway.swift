@@ -202,8 +202,9 @@ public final class EdgeGateway: Service, Sendable {
             try? await gracefulShutdown()
         }
 
-        // Stop taking in, spool what is pending, forward for a while, close.
-        logger.info("edge.stopping")
+        // Stop taking in, spool what is pending, forward for a while, close. Write requests
+        // already answered Good but still queued are processed first (at most `buffer` of them).
+        logger.info("edge.stopping", metadata: ["intake.queued": "\(gate.queuedBatches)"])
         source?.cancel()
         await source?.value
         continuation.finish()
