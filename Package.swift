@@ -24,6 +24,8 @@ let package = Package(
         .executable(name: "sinter-opcua", targets: ["sinter-opcua"]),
         .library(name: "EdgeGateway", targets: ["EdgeGateway"]),
         .executable(name: "sinter-edge", targets: ["sinter-edge"]),
+        .library(name: "AnomalyDetection", targets: ["AnomalyDetection"]),
+        .executable(name: "sinter-detect", targets: ["sinter-detect"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -182,6 +184,30 @@ let package = Package(
                 "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // sinter-detect: rules, Isolation Forest, streaming features, evaluation (pure), and the
+        // service that reads sinter-server's stream and writes alerts through its API.
+        .target(
+            name: "AnomalyDetection",
+            dependencies: [
+                "TelemetryModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "sinter-detect", dependencies: ["AnomalyDetection"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AnomalyDetectionTests",
+            dependencies: [
+                "AnomalyDetection", "TelemetryModel", "TelemetryServer", "StorageEngine", "PrinterSimulation",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         // sim -> edge -> server -> store -> query, in-process on loopback ports.

@@ -1,0 +1,8 @@
+import AnomalyDetection
+
+@main
+struct SinterDetectMain {
+    static func main() async {
+        await DetectCommand.main()
+    }
+}
