@@ -514,7 +514,7 @@ enum OpenAPIDocument {
               "post": {
                 "operationId": "raiseAlert",
                 "summary": "Raise an alert",
-                "description": "Idempotent: while an alert for the same machine and rule is unresolved, raising it again answers 200 with that alert instead of 201 with a new one. Bodies are at most 64 KiB.",
+                "description": "Idempotent: while an alert for the same machine and rule is unresolved, raising it again answers 200 with that alert instead of 201 with a new one. If the severity, message or details differ from the open alert's, the open alert is updated first (it takes them, `updates` grows by one, `updated_at` is the body's `timestamp` or now; its state and acknowledgement stay) and the live stream sends it as an `alert` event; if nothing differs, nothing changes. A resolved alert is never updated. Bodies are at most 64 KiB.",
                 "tags": [
                   "alerts"
                 ],
@@ -546,7 +546,7 @@ enum OpenAPIDocument {
                     }
                   },
                   "200": {
-                    "description": "Already open: the open alert.",
+                    "description": "Already open: the open alert, updated if the severity, message or details differ.",
                     "headers": {
                       "X-Request-ID": {
                         "$ref": "#/components/headers/X-Request-ID"
@@ -849,7 +849,7 @@ enum OpenAPIDocument {
               "get": {
                 "operationId": "stream",
                 "summary": "Live records and alerts (Server-Sent Events)",
-                "description": "`event: record` with a record's JSON (frame statistics in `channels`; the frame only with `include=frame`) and `event: alert` with an alert's JSON, each with an `id:`. An idle stream sends a `: keep-alive` comment every 15 s. The stream ends when the client goes away or the server shuts down.",
+                "description": "`event: record` with a record's JSON (frame statistics in `channels`; the frame only with `include=frame`) and `event: alert` with an alert's JSON whenever an alert is raised, updated, acknowledged or resolved, each with an `id:`. An idle stream sends a `: keep-alive` comment every 15 s. The stream ends when the client goes away or the server shuts down.",
                 "tags": [
                   "live"
                 ],
@@ -1633,7 +1633,7 @@ enum OpenAPIDocument {
                   },
                   "timestamp": {
                     "type": "string",
-                    "description": "When it was raised: RFC 3339 or epoch milliseconds as a string (default: now).",
+                    "description": "When it was raised (for a raise that updates an open alert: when it was updated): RFC 3339 or epoch milliseconds as a string (default: now).",
                     "example": "2026-11-21T10:00:00Z"
                   },
                   "details": {
@@ -1683,6 +1683,8 @@ enum OpenAPIDocument {
                   "resolved_at",
                   "resolved_by",
                   "note",
+                  "updated_at",
+                  "updates",
                   "details"
                 ],
                 "properties": {
@@ -1740,6 +1742,17 @@ enum OpenAPIDocument {
                   "note": {
                     "type": "string",
                     "nullable": true
+                  },
+                  "updated_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "nullable": true,
+                    "description": "When the severity, message or details last changed (a raise of the open alert with other ones); null if they never did."
+                  },
+                  "updates": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How many times the alert was updated while it was unresolved; 0 as first raised."
                   },
                   "details": {
                     "type": "object",

@@ -354,11 +354,20 @@ def test_alert_lifecycle(server, http):
     assert alert["raised_at"] == "2026-11-21T10:00:00Z"
     assert alert["details"] == {"max_c": 412.5}
     assert alert["acknowledged_at"] is None and alert["resolved_at"] is None
+    assert alert["updated_at"] is None and alert["updates"] == 0
 
-    # Raising it again while it is open answers the open alert.
+    # Raising it again while it is open answers the open alert, unchanged.
     again = http.post(base + "/api/v1/alerts", json=raise_body, timeout=TIMEOUT)
     assert again.status_code == 200, again.text
-    assert again.json()["id"] == alert["id"]
+    assert again.json()["id"] == alert["id"] and again.json()["updates"] == 0
+
+    # With new details, it answers the open alert updated.
+    hotter = dict(raise_body, timestamp="2026-11-21T10:01:00Z", details={"max_c": 431.0})
+    updated = http.post(base + "/api/v1/alerts", json=hotter, timeout=TIMEOUT)
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["id"] == alert["id"] and updated.json()["details"] == {"max_c": 431.0}
+    assert updated.json()["updates"] == 1 and updated.json()["updated_at"] == "2026-11-21T10:01:00Z"
+    assert updated.json()["raised_at"] == "2026-11-21T10:00:00Z"
 
     listed = http.get(base + "/api/v1/alerts", params={"machine": machine, "active": "true"}, timeout=TIMEOUT)
     assert listed.status_code == 200

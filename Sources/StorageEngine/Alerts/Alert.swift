@@ -33,8 +33,10 @@ public struct AlertID: Hashable, Comparable, Sendable, CustomStringConvertible {
 /// A condition on a machine that needs a person's attention, and where it stands.
 ///
 /// An alert is raised by a detector (a hard failure, a filament jam, a predicted overheat),
-/// then acknowledged by an operator ("I am looking at it") and finally resolved. Only
-/// ``AlertStore`` creates alerts; callers describe a new one with ``NewAlert``.
+/// then acknowledged by an operator ("I am looking at it") and finally resolved. While it is
+/// unresolved, raising it again with another severity, message or details updates it in place
+/// (``updatedAt``, ``updates``). Only ``AlertStore`` creates alerts; callers describe a new one
+/// with ``NewAlert``.
 ///
 /// ```swift
 /// let (alert, _) = try alerts.raise(NewAlert(machineID: try MachineID("fdm-01"), rule: Alert.Rule.filamentJam,
@@ -118,14 +120,14 @@ public struct Alert: Sendable, Equatable {
     /// What raised it, e.g. `filament_jam` (see ``Rule``). At most one alert per machine and
     /// rule is unresolved at a time.
     public var rule: String
-    /// How urgent it is.
+    /// How urgent it is now (the latest update's, or the raise's).
     public var severity: Severity
-    /// What a person should know, 1–1024 bytes.
+    /// What a person should know, 1–1024 bytes (the latest update's, or the raise's).
     public var message: String
     /// When the condition was observed (supplied by the detector, or the time it was raised).
     public var raisedAt: Timestamp
     /// Numbers that back the alert up (`nozzle_temp_c: 262.5`, `score: 0.71`); at most 64, names
-    /// in the channel-name alphabet, finite values.
+    /// in the channel-name alphabet, finite values. An update replaces them all.
     public var details: [String: Double]
     /// Where the alert is in its lifecycle.
     public var state: State
@@ -139,6 +141,13 @@ public struct Alert: Sendable, Equatable {
     public var resolvedBy: String?
     /// The latest note given with an acknowledgement or a resolution.
     public var note: String?
+    /// When ``severity``, ``message`` or ``details`` last changed, if they ever did: the
+    /// `raisedAt` of the raise that changed them (supplied by the detector), or the store's clock
+    /// at that raise.
+    public var updatedAt: Timestamp?
+    /// How many times the alert was updated (raised again, while unresolved, with another
+    /// severity, message or details); 0 for an alert as first raised.
+    public var updates: Int
 
     /// Whether the alert is not yet resolved (active or acknowledged).
     public var isActive: Bool { state != .resolved }
@@ -146,7 +155,8 @@ public struct Alert: Sendable, Equatable {
     /// An alert with every field given; the alert store is the only place that makes new ones.
     public init(id: AlertID, machineID: MachineID, rule: String, severity: Severity, message: String, raisedAt: Timestamp,
                 details: [String: Double] = [:], state: State = .active, acknowledgedAt: Timestamp? = nil,
-                acknowledgedBy: String? = nil, resolvedAt: Timestamp? = nil, resolvedBy: String? = nil, note: String? = nil) {
+                acknowledgedBy: String? = nil, resolvedAt: Timestamp? = nil, resolvedBy: String? = nil, note: String? = nil,
+                updatedAt: Timestamp? = nil, updates: Int = 0) {
         self.id = id
         self.machineID = machineID
         self.rule = rule
@@ -160,6 +170,8 @@ public struct Alert: Sendable, Equatable {
         self.resolvedAt = resolvedAt
         self.resolvedBy = resolvedBy
         self.note = note
+        self.updatedAt = updatedAt
+        self.updates = updates
     }
 
     /// Whether `rule` may be used as a rule name: 1–64 characters of `[A-Za-z0-9._-]`.
@@ -212,6 +224,8 @@ public struct NewAlert: Sendable, Equatable {
     /// What a person should know: 1–1024 bytes of UTF-8.
     public var message: String
     /// When the condition was observed; nil means the store's clock at the time of the raise.
+    /// When the raise updates an unresolved alert instead, this is the time of the update
+    /// (``Alert/updatedAt``); the alert keeps its first `raisedAt`.
     public var raisedAt: Timestamp?
     /// Supporting numbers: at most 64, each name 1–64 characters of `[A-Za-z0-9._-]`, each value finite.
     public var details: [String: Double]

@@ -12,9 +12,9 @@ public import TelemetryModel
 /// replays the log: a torn last entry (a write a crash interrupted) is cut off, and damage in
 /// the middle is skipped and listed in ``problems``. Raising is idempotent: while an alert of
 /// the same machine and rule is unresolved, ``raise(_:)`` returns it instead of creating
-/// another, so detectors can raise on every tick and clients can retry. All methods are
-/// thread-safe; reads never wait for an fsync. Changes are synchronous and block for one
-/// fsync (alerts are rare).
+/// another (updated in place if the severity, message or details changed), so detectors can
+/// raise on every tick and clients can retry. All methods are thread-safe; reads never wait for
+/// an fsync. Changes are synchronous and block for one fsync (alerts are rare).
 ///
 /// The store lives next to a ``TelemetryStore`` in the same directory but does not need one:
 /// it takes its own lock, `alerts.lock`, so a second process (or a second `AlertStore` in this
@@ -23,7 +23,9 @@ public import TelemetryModel
 /// ```swift
 /// let alerts = try AlertStore.open(at: "Storage/data")
 /// let (alert, created) = try alerts.raise(NewAlert(machineID: try MachineID("fdm-01"), rule: Alert.Rule.filamentJam,
-///                                                  severity: .critical, message: "no filament flow for 30 s"))
+///                                                  severity: .warning, message: "filament flow low for 30 s"))
+/// _ = try alerts.raise(NewAlert(machineID: alert.machineID, rule: alert.rule,
+///                               severity: .critical, message: "no filament flow for 60 s"))   // the same alert, updated
 /// _ = try alerts.acknowledge(id: alert.id, by: "jane", note: "clearing the nozzle")
 /// _ = try alerts.resolve(id: alert.id, by: "jane")
 /// let open = alerts.alerts(active: true)
@@ -157,18 +159,34 @@ public final class AlertStore: Sendable {
 
     // MARK: Changing
 
-    /// Raises an alert, or returns the unresolved one of the same machine and rule.
+    /// Raises an alert, or returns the unresolved one of the same machine and rule, updated if
+    /// the condition changed.
     ///
     /// Validates `alert` first (a ``ModelError`` naming `rule`, `message` or `details`). If an
-    /// alert of the same machine and rule is active or acknowledged, it is returned unchanged
-    /// with `created == false` and nothing is written: a detector may raise on every tick, and a
-    /// client may retry. Otherwise a new alert (state `active`, the next id, `raisedAt` from
-    /// `alert` or the clock) is made durable and returned with `created == true`. Once that
-    /// alert is resolved, the next raise of the same machine and rule creates a new one.
+    /// alert of the same machine and rule is active or acknowledged, it is returned with
+    /// `created == false`:
+    ///
+    /// * if `alert`'s severity, message and details are those the open alert has now, it is
+    ///   returned unchanged and nothing is written: a detector may raise on every tick, and a
+    ///   client may retry;
+    /// * otherwise the open alert is **updated**: it takes `alert`'s severity, message and details
+    ///   (all of them; details are replaced, not merged), `updatedAt` becomes `alert.raisedAt` or
+    ///   the clock, and `updates` grows by one. Its id, state (an acknowledged alert stays
+    ///   acknowledged), `raisedAt` and acknowledgement are kept. The update is durable when this
+    ///   returns, and the observer is told.
+    ///
+    /// Otherwise a new alert (state `active`, the next id, `raisedAt` from `alert` or the clock)
+    /// is made durable and returned with `created == true`. Once that alert is resolved, it is
+    /// never updated again: the next raise of the same machine and rule creates a new one.
     ///
     /// ```swift
-    /// let (alert, created) = try alerts.raise(NewAlert(machineID: id, rule: Alert.Rule.hardFailure,
-    ///                                                  severity: .critical, message: "printer reports error state"))
+    /// let (alert, created) = try alerts.raise(NewAlert(machineID: id, rule: Alert.Rule.predictiveOverheat,
+    ///                                                  severity: .warning, message: "nozzle 248 °C and rising",
+    ///                                                  details: ["nozzle_temp_c": 248]))
+    /// let (worse, _) = try alerts.raise(NewAlert(machineID: id, rule: Alert.Rule.predictiveOverheat,
+    ///                                            severity: .critical, message: "nozzle 262 °C and rising",
+    ///                                            details: ["nozzle_temp_c": 262]))
+    /// // worse.id == alert.id, worse.severity == .critical, worse.updates == 1
     /// ```
     ///
     /// Throws ``StorageError`` `closed` after ``close()``, and `io` if the write or the fsync
@@ -178,7 +196,17 @@ public final class AlertStore: Sendable {
         return try log.withLock { log in
             try Self.checkWritable(log)
             if let existing = table.withLock({ $0.unresolvedAlert(machine: alert.machineID, rule: alert.rule) }) {
-                return (existing, false)
+                guard existing.severity != alert.severity || existing.message != alert.message
+                    || existing.details != alert.details else {
+                    return (existing, false)
+                }
+                let updated = try commit(.updated(id: existing.id, at: alert.raisedAt ?? now(), severity: alert.severity,
+                                                  message: alert.message, details: alert.details), log: &log)
+                logger.info("alert updated", metadata: [
+                    "alert.id": "\(updated.id)", "machine.id": "\(updated.machineID)", "alert.rule": "\(updated.rule)",
+                    "alert.severity": "\(updated.severity.rawValue)", "alert.updates": "\(updated.updates)",
+                ])
+                return (updated, false)
             }
             guard log.nextID < .max else {
                 throw StorageError(.corruptLog, "\(FileNames.alertLog) has used up every alert id", file: FileNames.alertLog)
@@ -272,13 +300,14 @@ public final class AlertStore: Sendable {
         try resolve(id: Self.parse(text), by: by, note: note)
     }
 
-    /// Calls `body` with the alert after every change (a new alert, an acknowledgement, a
-    /// resolution), once the change is durable; `nil` removes the observer.
+    /// Calls `body` with the alert after every change (a new alert, an update, an
+    /// acknowledgement, a resolution), once the change is durable; `nil` removes the observer.
     ///
     /// Calls come in log order, one at a time, on the thread that made the change, while the
     /// store holds its write lock: `body` must return quickly (hand the alert to a stream) and
     /// must not raise, acknowledge or resolve (reading is fine). A raise that returns an existing
-    /// alert, and other calls that change nothing, are not reported.
+    /// alert unchanged, and other calls that change nothing, are not reported; a raise that
+    /// updates one is.
     ///
     /// ```swift
     /// alerts.setObserver { alert in continuation.yield(alert) }   // the server's live stream

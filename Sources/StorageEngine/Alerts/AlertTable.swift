@@ -24,7 +24,7 @@ struct AlertTable: Sendable {
         /// The alert changed (or was created); here it is now.
         case applied(Alert)
         /// The event changes nothing: an acknowledgement of an alert that is already acknowledged
-        /// or resolved, a resolution of a resolved alert.
+        /// or resolved, a resolution or an update of a resolved alert.
         case unchanged(Alert)
         /// The event concerns an alert that does not exist.
         case unknownAlert
@@ -41,7 +41,8 @@ struct AlertTable: Sendable {
     }
 
     /// Applies one log entry, with the lifecycle rules: acknowledge only an active alert, resolve
-    /// only an unresolved one; the later note replaces the earlier.
+    /// and update only an unresolved one (an update keeps the state); the later note replaces the
+    /// earlier, an update's severity, message and details replace the alert's.
     mutating func apply(_ event: AlertEvent) -> Outcome {
         switch event {
         case .raised(let alert):
@@ -70,6 +71,16 @@ struct AlertTable: Sendable {
             let key = Key(machine: alert.machineID, rule: alert.rule)
             unresolved[key]?.removeAll { $0 == id }
             if unresolved[key]?.isEmpty == true { unresolved[key] = nil }
+            return .applied(alert)
+        case .updated(let id, let at, let severity, let message, let details):
+            guard var alert = byID[id] else { return .unknownAlert }
+            guard alert.isActive else { return .unchanged(alert) }
+            alert.severity = severity
+            alert.message = message
+            alert.details = details
+            alert.updatedAt = at
+            alert.updates += 1
+            byID[id] = alert
             return .applied(alert)
         }
     }

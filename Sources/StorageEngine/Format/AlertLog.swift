@@ -2,14 +2,17 @@
 // Format: Storage/Format/alerts.md.
 import TelemetryModel
 
-/// One entry of `alerts.log`: an alert was raised (with every field it starts with), acknowledged
-/// or resolved. Replaying the entries in file order rebuilds every alert.
+/// One entry of `alerts.log`: an alert was raised (with every field it starts with), acknowledged,
+/// resolved, or updated (new severity, message and details while unresolved). Replaying the
+/// entries in file order rebuilds every alert.
 ///
 /// ```
 /// type <u8> | id <u64> | at <i64> | then, for type 1 (raised):
 ///     machineID <str> | rule <str> | severity <u8> | message <lstr> | detailCount <u8> | (name <str> | value <f64>) × detailCount
 /// or, for types 2 (acknowledged) and 3 (resolved):
 ///     hasBy <u8> | by <str>? | hasNote <u8> | note <lstr>?
+/// or, for type 4 (updated):
+///     severity <u8> | message <lstr> | detailCount <u8> | (name <str> | value <f64>) × detailCount
 /// ```
 enum AlertEvent: Equatable {
     /// A new alert, state `active`; `at` is its `raisedAt`.
@@ -18,12 +21,16 @@ enum AlertEvent: Equatable {
     case acknowledged(id: AlertID, at: Timestamp, by: String?, note: String?)
     /// Alert `id` was resolved at `at`.
     case resolved(id: AlertID, at: Timestamp, by: String?, note: String?)
+    /// Unresolved alert `id` was raised again at `at` with another severity, message or details,
+    /// which replace its own (all three are written, changed or not).
+    case updated(id: AlertID, at: Timestamp, severity: Alert.Severity, message: String, details: [String: Double])
 
     /// The `type` byte.
     enum EntryType: UInt8 {
         case raised = 1
         case acknowledged = 2
         case resolved = 3
+        case updated = 4
     }
 
     /// The shortest payload of any type (an acknowledgement without `by` and `note`).
@@ -33,6 +40,7 @@ enum AlertEvent: Equatable {
         switch self {
         case .raised(let alert): alert.id
         case .acknowledged(let id, _, _, _), .resolved(let id, _, _, _): id
+        case .updated(let id, _, _, _, _): id
         }
     }
 
@@ -44,14 +52,7 @@ enum AlertEvent: Equatable {
             w.write(a.raisedAt.nanoseconds)
             w.writeShortString(a.machineID.rawValue)
             w.writeShortString(a.rule)
-            w.write(Self.code(of: a.severity))
-            w.writeLongString(a.message)
-            let details = a.details.sorted { $0.key < $1.key }.prefix(Alert.maximumDetailCount)
-            w.write(UInt8(details.count))
-            for (name, value) in details {
-                w.writeShortString(name)
-                w.write(value)
-            }
+            Self.encodeContent(severity: a.severity, message: a.message, details: a.details, into: &w)
         case .acknowledged(let id, let at, let by, let note), .resolved(let id, let at, let by, let note):
             if case .acknowledged = self { w.write(EntryType.acknowledged.rawValue) } else { w.write(EntryType.resolved.rawValue) }
             w.write(id.rawValue)
@@ -60,7 +61,42 @@ enum AlertEvent: Equatable {
             if let by { w.writeShortString(by) }
             w.write(UInt8(note == nil ? 0 : 1))
             if let note { w.writeLongString(note) }
+        case .updated(let id, let at, let severity, let message, let details):
+            w.write(EntryType.updated.rawValue)
+            w.write(id.rawValue)
+            w.write(at.nanoseconds)
+            Self.encodeContent(severity: severity, message: message, details: details, into: &w)
         }
+    }
+
+    /// What a raise and an update both carry: `severity <u8> | message <lstr> | detailCount <u8> |
+    /// (name <str> | value <f64>) × detailCount`, details sorted by name.
+    private static func encodeContent(severity: Alert.Severity, message: String, details: [String: Double],
+                                      into w: inout ByteWriter) {
+        w.write(Self.code(of: severity))
+        w.writeLongString(message)
+        let sorted = details.sorted { $0.key < $1.key }.prefix(Alert.maximumDetailCount)
+        w.write(UInt8(sorted.count))
+        for (name, value) in sorted {
+            w.writeShortString(name)
+            w.write(value)
+        }
+    }
+
+    /// Reads what ``encodeContent(severity:message:details:into:)`` wrote, throwing on an unknown
+    /// severity, more than 64 details, an invalid detail name or a field running past the payload.
+    private static func decodeContent(_ r: inout ByteReader) throws
+        -> (severity: Alert.Severity, message: String, details: [String: Double]) {
+        guard let severity = Self.severity(code: try r.read(UInt8.self)) else { throw r.error("unknown severity") }
+        let message = try r.readLongString()
+        let count = try r.readLength(UInt8.self, limit: Alert.maximumDetailCount, what: "detail count")
+        var details: [String: Double] = [:]
+        for _ in 0..<count {
+            let name = try r.readShortString()
+            guard ChannelName.isValid(name) else { throw r.error("invalid detail name") }
+            details[name] = try r.readDouble()
+        }
+        return (severity, message, details)
     }
 
     /// Decodes one payload, throwing (never trapping) on anything that does not make sense:
@@ -78,28 +114,23 @@ enum AlertEvent: Equatable {
             guard MachineID.isValid(machine), let machineID = try? MachineID(machine) else { throw r.error("invalid machine id") }
             let rule = try r.readShortString()
             guard Alert.isValidRule(rule) else { throw r.error("invalid rule name") }
-            guard let severity = Self.severity(code: try r.read(UInt8.self)) else { throw r.error("unknown severity") }
-            let message = try r.readLongString()
-            let count = try r.readLength(UInt8.self, limit: Alert.maximumDetailCount, what: "detail count")
-            var details: [String: Double] = [:]
-            for _ in 0..<count {
-                let name = try r.readShortString()
-                guard ChannelName.isValid(name) else { throw r.error("invalid detail name") }
-                details[name] = try r.readDouble()
-            }
-            self = .raised(Alert(id: id, machineID: machineID, rule: rule, severity: severity, message: message, raisedAt: at,
-                                 details: details))
+            let content = try Self.decodeContent(&r)
+            self = .raised(Alert(id: id, machineID: machineID, rule: rule, severity: content.severity, message: content.message,
+                                 raisedAt: at, details: content.details))
         case .acknowledged, .resolved:
             let by = try r.read(UInt8.self) == 1 ? try r.readShortString() : nil
             let note = try r.read(UInt8.self) == 1 ? try r.readLongString() : nil
             self = type == .acknowledged ? .acknowledged(id: id, at: at, by: by, note: note)
                                          : .resolved(id: id, at: at, by: by, note: note)
+        case .updated:
+            let content = try Self.decodeContent(&r)
+            self = .updated(id: id, at: at, severity: content.severity, message: content.message, details: content.details)
         }
     }
 
     /// Cheap check used while resyncing past damage: could this payload be an entry?
     static func isPlausiblePayload(_ payload: UnsafeRawBufferPointer) -> Bool {
-        payload.count >= minimumPayload && (1...3).contains(payload[0])
+        payload.count >= minimumPayload && (1...4).contains(payload[0])
             && payload.loadUnaligned(fromByteOffset: 1, as: UInt64.self) != 0
     }
 

@@ -9,7 +9,8 @@ import TelemetryModel
 ///
 /// Raising is idempotent: while an alert for the same machine and rule is open, raising it again
 /// answers 200 with the open alert instead of 201 with a new one, so a detector may re-raise on
-/// every tick and clients may retry.
+/// every tick and clients may retry. If the new severity, message or details differ, the open
+/// alert is updated first (`updated_at`, `updates`) and the live stream announces it.
 struct AlertRoutes {
     let server: ServerContext
 
@@ -156,6 +157,8 @@ extension JSONWriter {
         field("resolved_at", a.resolvedAt)
         field("resolved_by", a.resolvedBy)
         field("note", a.note)
+        field("updated_at", a.updatedAt)
+        field("updates", a.updates)
         key("details")
         beginObject()
         for k in a.details.keys.sorted() { field(k, a.details[k] ?? .nan) }
