@@ -61,6 +61,18 @@ public struct Detector: Sendable {
         monitors[machine] = monitor
     }
 
+    /// Every rule the detector holds open, as raise decisions with the latest message (after a
+    /// warm-up on history, for the conditions that are still present).
+    public var openAlerts: [AlertDecision] {
+        monitors.values.sorted { $0.machineID < $1.machineID }.flatMap { m in
+            RuleName.all.compactMap { rule -> AlertDecision? in
+                guard let severity = m.debouncers[rule]?.severity, let f = m.lastFindings[rule], let time = m.lastTime else { return nil }
+                return AlertDecision(action: .raise, machineID: m.machineID, rule: rule, severity: severity,
+                                     message: f.message, details: f.details, time: time)
+            }
+        }
+    }
+
     /// The current view of every printer (for `status.json`).
     public var snapshots: [PrinterSnapshot] {
         monitors.values.map(\.snapshot).sorted { $0.machineID < $1.machineID }
@@ -104,6 +116,8 @@ struct PrinterMonitor: Sendable {
     var model: StreamingModel
     var lastChannels: [String: Double] = [:]
     var lastScore: StreamingModel.Score?
+    /// The latest finding of each rule that held (its message and details).
+    var lastFindings: [String: Finding] = [:]
 
     init(machineID: MachineID, configuration: DetectorConfiguration) {
         self.machineID = machineID
@@ -210,6 +224,7 @@ struct PrinterMonitor: Sendable {
         for rule in RuleName.all {
             guard let finding = findings[rule], !configuration.disabledRules.contains(rule),
                   var debouncer = debouncers[rule] else { continue }
+            if case .holds = finding.reading { lastFindings[rule] = finding }
             let transition = debouncer.update(finding.reading, at: t)
             debouncers[rule] = debouncer
             guard let transition else { continue }

@@ -35,6 +35,9 @@ public struct DetectServiceConfiguration: Sendable {
 
 /// Counters of the service.
 public struct DetectCounters: Sendable, Equatable {
+    /// Records read at start to warm up (no alerts sent for them).
+    public var history = 0
+    /// Records followed since.
     public var records = 0
     public var raised = 0
     public var updated = 0
@@ -155,15 +158,35 @@ public actor DetectService: Service {
                 let records = try await client.records(machine: machine, after: cursor, to: last, limit: configuration.batch)
                 for record in records { _ = detector.process(record) }
                 warmed += records.count
+                counters.history += records.count
                 guard let newest = records.last?.timestamp, records.count == configuration.batch else { break }
                 cursor = newest
             }
         }
-        // Alerts the server holds open: adopt them; conditions still present stay open.
-        for (key, _) in alertIDs {
+        // Alerts the server holds open from an earlier run: kept if the history shows their
+        // condition still present, resolved if it shows it gone, adopted (resolved when seen
+        // clear) if the printer has no history.
+        let holding = Set(detector.openAlerts.map { "\($0.machineID.rawValue)/\($0.rule)" })
+        let seen = Set(detector.machines.map(\.rawValue))
+        for (key, id) in alertIDs.sorted(by: { $0.key < $1.key }) where !holding.contains(key) {
             let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
             guard parts.count == 2, let machine = try? MachineID(parts[0]) else { continue }
-            detector.adopt(machine: machine, rule: parts[1])
+            if seen.contains(parts[0]) {
+                do throws(DetectionError) {
+                    try await client.resolve(id: id, note: "condition not present when sinter-detect started")
+                    alertIDs.removeValue(forKey: key)
+                    counters.resolved += 1
+                    logger.notice("detect.alert_resolved", metadata: ["machine.id": "\(machine)", "alert.rule": "\(parts[1])", "alert.id": "\(id)"])
+                } catch {
+                    logger.warning("detect.alert_failed", metadata: ["machine.id": "\(machine)", "alert.rule": "\(parts[1])", "error": "\(error.message)"])
+                }
+            } else {
+                detector.adopt(machine: machine, rule: parts[1])
+            }
+        }
+        // Conditions still present at the end of the history with no alert open: raise them now.
+        for decision in detector.openAlerts where alertIDs["\(decision.machineID.rawValue)/\(decision.rule)"] == nil {
+            await act(decision, client)
         }
         logger.notice("detect.warmed_up", metadata: ["machines": "\(cursors.count)", "records": "\(warmed)", "alerts.open": "\(alertIDs.count)"])
         state = .following

@@ -54,8 +54,9 @@ public struct SinterClient: Sendable {
     /// Records of `machine` after `after` (exclusive) up to `to`, oldest first, at most `limit`.
     public func records(machine: MachineID, after: Timestamp?, to: Timestamp? = nil, limit: Int) async throws(DetectionError) -> [TelemetryRecord] {
         var query = "limit=\(limit)&order=asc"
-        if let after { query += "&from=\(after.advanced(byNanoseconds: 1).nanoseconds)" }
-        if let to { query += "&to=\(to.nanoseconds)" }
+        // RFC 3339 with nanoseconds: the cursor must not lose precision (epoch numbers are milliseconds).
+        if let after { query += "&from=\(after.advanced(byNanoseconds: 1).rfc3339)" }
+        if let to { query += "&to=\(to.rfc3339)" }
         let path = "/api/v1/machines/\(machine.rawValue)/records?\(query)"
         let (status, body) = try await send("GET", path, accept: FrameBatch.mediaType, maximum: 512 << 20)
         if status == 404 { return [] }
@@ -71,7 +72,7 @@ public struct SinterClient: Sendable {
     public func raise(_ d: AlertDecision) async throws(DetectionError) -> String {
         var body: [String: Any] = [
             "machine_id": d.machineID.rawValue, "rule": d.rule, "severity": d.severity.rawValue,
-            "message": String(d.message.prefix(1000)), "raised_at": d.time.rfc3339,
+            "message": String(d.message.prefix(1000)), "timestamp": d.time.rfc3339,
         ]
         var details: [String: Double] = [:]
         for (k, v) in d.details where v.isFinite { details[k] = v }
