@@ -45,7 +45,9 @@ public enum LabelEvaluation {
     public struct Labels: Sendable {
         public var faults: [Fault] = []
         public var states: [StateChange] = []
-        public var machines: Set<String> { Set(faults.map(\.machine)).union(states.map(\.machine)) }
+        /// The printers the simulation header lists (also those without any event).
+        public var printers: Set<String> = []
+        public var machines: Set<String> { Set(faults.map(\.machine)).union(states.map(\.machine)).union(printers) }
 
         /// Parses the simulator's JSON Lines; errors name the line.
         public init(parsing text: String) throws(DetectionError) {
@@ -55,7 +57,12 @@ public enum LabelEvaluation {
                 number += 1
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
                 if trimmed.isEmpty { continue }
-                guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any],
+                let parsed = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any]
+                if let parsed, parsed["event"] as? String == "simulation" {
+                    for p in parsed["printers"] as? [[String: Any]] ?? [] { if let id = p["machine_id"] as? String { printers.insert(id) } }
+                    continue
+                }
+                guard let object = parsed,
                       let event = object["event"] as? String, let machine = object["machine_id"] as? String,
                       let time = (object["time_ns"] as? NSNumber)?.int64Value else {
                     throw DetectionError(.invalidData, "labels line \(number): not a label event (needs event, machine_id, time_ns)")
