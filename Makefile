@@ -27,15 +27,17 @@ test: deps ## Build and run the whole test suite (the README's test command): Sw
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 	@$(MAKE) --no-print-directory test-python
 
-test-python: deps $(VENV)/.ready ## API tests in Python against a live sinter-server (seed client, OpenAPI, schemathesis, sinter-sim, OPC UA interop with asyncua, sinter-edge)
+test-python: deps $(VENV)/.ready ## API tests in Python against a live sinter-server (seed client, OpenAPI, schemathesis, sinter-sim, OPC UA interop with asyncua, sinter-edge, sinter-detect)
 	swift build --product sinter-server $(SWIFT_BUILD_FLAGS)
 	swift build --product sinter-sim $(SWIFT_BUILD_FLAGS)
 	swift build --product sinter-opcua $(SWIFT_BUILD_FLAGS)
 	swift build --product sinter-edge $(SWIFT_BUILD_FLAGS)
+	swift build --product sinter-detect $(SWIFT_BUILD_FLAGS)
 	SINTER_SERVER_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-server \
 	SINTER_SIM_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-sim \
 	SINTER_OPCUA_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-opcua \
 	SINTER_EDGE_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-edge \
+	SINTER_DETECT_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-detect \
 		$(VENV)/bin/pytest -q $(PYTHON_TESTS)
 
 venv: $(VENV)/.ready ## The Python virtualenv for the API tests (.venv, pinned in Tests/python/requirements.txt)

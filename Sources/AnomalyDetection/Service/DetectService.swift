@@ -70,6 +70,8 @@ public actor DetectService: Service {
     private var cursors: [MachineID: Timestamp] = [:]
     private var kinds: [MachineID: String] = [:]
     private var dirty: Set<MachineID> = []
+    /// Printers found after start, not read yet: read from their first record.
+    private var fromStart: Set<MachineID> = []
     private var alertIDs: [String: String] = [:]      // "machine/rule" → id
     private var counters = DetectCounters()
     private var streamUp = false
@@ -94,20 +96,20 @@ public actor DetectService: Service {
         }
         logger.notice("detect.started", metadata: ["server.url": "\(configuration.serverURL)", "history.seconds": "\(configuration.history.components.seconds)"])
         let started = ContinuousClock.now
-        await withGracefulShutdownHandler {
+        // SIGTERM/SIGINT (the service group's graceful shutdown) cancels the loops.
+        try? await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.follow(client) }
                 group.addTask { await self.listen(client) }
                 group.addTask { await self.report() }
-                if let duration = configuration.duration {
+                if let duration = self.configuration.duration {
                     group.addTask { try? await Task.sleep(until: started + duration) }
                 }
                 _ = await group.next()
                 group.cancelAll()
             }
-        } onGracefulShutdown: {
-            self.logger.info("detect.stopping")
         }
+        logger.info("detect.stopping")
         state = .stopped
         writeStatus()
         try? log?.close()
@@ -197,7 +199,10 @@ public actor DetectService: Service {
         for m in try await client.machines() where configuration.machines.isEmpty || configuration.machines.contains(m.id.rawValue) {
             kinds[m.id] = m.kind
             if cursors[m.id] == nil {
-                cursors[m.id] = state == .warmingUp ? (m.last ?? Timestamp(nanoseconds: 0)) : Timestamp(nanoseconds: Int64.min + 1)
+                // At start a printer is followed from its newest record (its history warms up);
+                // one that appears later is read from its first.
+                cursors[m.id] = m.last ?? Timestamp(nanoseconds: 0)
+                if state != .warmingUp { fromStart.insert(m.id) }
                 if state != .warmingUp { logger.info("detect.machine_found", metadata: ["machine.id": "\(m.id)"]) }
             }
         }
@@ -205,7 +210,8 @@ public actor DetectService: Service {
 
     private func catchUp(_ machine: MachineID, _ client: SinterClient) async throws(DetectionError) {
         while let cursor = cursors[machine] {
-            let records = try await client.records(machine: machine, after: cursor, limit: configuration.batch)
+            let records = try await client.records(machine: machine, after: fromStart.contains(machine) ? nil : cursor, limit: configuration.batch)
+            fromStart.remove(machine)
             for record in records {
                 counters.records += 1
                 for decision in detector.process(record) { await act(decision, client) }
