@@ -126,7 +126,8 @@ public actor DetectService: Service {
         var attempt = 0
         while !Task.isCancelled {
             do throws(DetectionError) {
-                if state == .idle { try await warmUp(client) }
+                // A warm-up cut short by a server error starts again (records seen twice are skipped).
+                if state == .idle || state == .warmingUp { try await warmUp(client) }
                 let all = tick % 10 == 0 || !streamUp
                 if all { try await discover(client) }
                 let machines = all ? Array(cursors.keys) : Array(dirty)
