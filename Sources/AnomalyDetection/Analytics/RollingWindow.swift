@@ -74,10 +74,13 @@ public struct RollingWindow: Sendable {
 
     /// The `q` quantile (0…1) of the window, nearest rank (NaN when empty).
     public func quantile(_ q: Double) -> Double {
-        guard count > 0 else { return .nan }
-        let sorted = values[head...].sorted()
-        let rank = min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))
-        return sorted[rank]
+        Self.nearestRank(values[head...].sorted(), q)
+    }
+
+    /// The `q` quantile (0…1) of ascending `sorted` values, nearest rank (NaN when empty).
+    static func nearestRank(_ sorted: [Double], _ q: Double) -> Double {
+        guard !sorted.isEmpty else { return .nan }
+        return sorted[min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))]
     }
 
     /// Whether the newest `n` values are all equal (a frozen sensor).

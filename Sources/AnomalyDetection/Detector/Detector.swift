@@ -115,6 +115,8 @@ struct PrinterMonitor: Sendable {
     var frames: FrameAnalyzer
     var model: StreamingModel
     var lastChannels: [String: Double] = [:]
+    /// Temperature channels with absolute or learned limits, in order.
+    let temperatureChannels: [String]
     var lastScore: StreamingModel.Score?
     /// The latest finding of each rule that held (its message and details).
     var lastFindings: [String: Finding] = [:]
@@ -125,6 +127,7 @@ struct PrinterMonitor: Sendable {
         power = RollingWindow(seconds: configuration.powerWindowSeconds, capacity: 20_000)
         frames = FrameAnalyzer(configuration: configuration.frames)
         model = StreamingModel(configuration: configuration.model)
+        temperatureChannels = Set(configuration.temperatureLimits.keys).union(configuration.learnedTemperatureOffsets.keys).sorted()
         func d(_ t: DetectorConfiguration.Timing) -> Debouncer { Debouncer(pending: t.pending, clearAfter: t.clearAfter) }
         debouncers = [
             RuleName.hardFailure: d(configuration.hardFailure), RuleName.filamentJam: d(configuration.filamentJam),
@@ -161,7 +164,10 @@ struct PrinterMonitor: Sendable {
         let t = record.timestamp
         var values: [String: Double] = [:]
         for (k, v) in record.channels { values[k] = Double(v) }
-        if let stats = record.frameStatistics { for (k, v) in stats.channels { values[k] = Double(v) } }
+        // The store adds frame statistics as channels; a record straight from a printer has only
+        // the frame. Either way the rules and the model see the same four numbers.
+        let frameStatistics = record.frameStatistics ?? record.frame?.statistics()
+        if let stats = frameStatistics { for (k, v) in stats.channels { values[k] = Double(v) } }
         lastChannels = values
         for (k, v) in values where !k.hasPrefix("frame_") {
             windows[k, default: RollingWindow(seconds: max(configuration.trendSeconds, 30))].add(v, at: t)
@@ -210,7 +216,7 @@ struct PrinterMonitor: Sendable {
             && findings.values.allSatisfy { if case .holds = $0.reading { return false } else { return true } }
             && state != "error" && state != "anomaly"
         let modelQuiet = quiet && !(lastScore.map { $0.smoothed > $0.threshold } ?? false)
-        if let score = model.add(record, extra: extra, normal: modelQuiet) {
+        if let score = model.add(record, frameStatistics: frameStatistics, extra: extra, normal: modelQuiet) {
             lastScore = score
             let open = debouncers[RuleName.isolationForest]?.isOpen ?? false
             let limit = open ? score.threshold - 0.02 : score.threshold
@@ -279,7 +285,7 @@ struct PrinterMonitor: Sendable {
         var message = ""
         var details: [String: Double] = [:]
         let open = debouncers[RuleName.overheating]?.severity
-        for channel in Set(configuration.temperatureLimits.keys).union(configuration.learnedTemperatureOffsets.keys).sorted() {
+        for channel in temperatureChannels {
             guard let value = v[channel] else { continue }
             learn(channel, value)
             guard let threshold = limit(channel) else { continue }
@@ -316,7 +322,7 @@ struct PrinterMonitor: Sendable {
 
     func predictiveOverheat(_ v: [String: Double]) -> Finding? {
         var any = false
-        for channel in Set(configuration.temperatureLimits.keys).union(configuration.learnedTemperatureOffsets.keys).sorted() {
+        for channel in temperatureChannels {
             guard v[channel] != nil, let w = windows[channel], let threshold = limit(channel), let value = w.last else { continue }
             any = true
             guard w.span >= configuration.trendSeconds * 0.8 else { continue }

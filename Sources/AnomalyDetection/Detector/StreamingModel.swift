@@ -80,11 +80,13 @@ public struct StreamingModel: Sendable {
     }
 
     /// Adds one record; `normal` says whether it may be learned. Returns its score once a
-    /// forest exists.
-    public mutating func add(_ record: TelemetryRecord, extra: [String: Double] = [:], normal: Bool) -> Score? {
+    /// forest exists. `frameStatistics` are the record's frame statistics (from its channels
+    /// when the store computed them, else from its frame); `extra` adds features.
+    public mutating func add(_ record: TelemetryRecord, frameStatistics: FrameStatistics? = nil, extra: [String: Double] = [:],
+                             normal: Bool) -> Score? {
         var channels: [String: Double] = [:]
         for (k, v) in record.channels where !Self.ignoredChannels.contains(k) && !k.hasPrefix("frame_") { channels[k] = Double(v) }
-        if let s = record.frameStatistics {
+        if let s = frameStatistics {
             channels["frame_mean"] = Double(s.mean)
             channels["frame_std"] = Double(s.std)
             channels["frame_peak"] = Double(s.max - s.mean)
@@ -162,9 +164,7 @@ public struct StreamingModel: Sendable {
         forest = fitted
         fits += 1
         newSinceFit = 0
-        let scores = fitted.scores(rows).sorted()
-        let rank = min(scores.count - 1, Int((configuration.thresholdQuantile * Double(scores.count)).rounded(.up)) - 1)
-        threshold = scores[max(0, rank)] + configuration.thresholdMargin
+        threshold = RollingWindow.nearestRank(fitted.scores(rows).sorted(), configuration.thresholdQuantile) + configuration.thresholdMargin
     }
 
     /// Missing values take the training median (the forest needs finite numbers).
