@@ -211,14 +211,21 @@ public final class EdgeGateway: Service, Sendable {
         await consumer.value
         ticker.cancel()
         await pipeline.finish()
-        if !Task.isCancelled {
-            let deadline = ContinuousClock.now.advanced(by: drainTimeout)
-            while await spool.status.pendingRecords > 0, statusBox.value.serverReachable, ContinuousClock.now < deadline {
-                do { try await Task.sleep(for: .milliseconds(20)) } catch { break }
-            }
-        }
+        // The running forwarder may be sleeping in a backoff from an outage that is already over:
+        // stop it and drain with a fresh one that tries at once, ends when the spool is empty or
+        // an attempt fails, and is cut off at `drainTimeout`.
         forwarding.cancel()
         await forwarding.value
+        if !Task.isCancelled, drainTimeout > .zero, await spool.status.pendingRecords > 0 {
+            let drainer = Task { await forwarder.run(client: client, stopWhenEmpty: true, stopOnFailure: true) }
+            let drainTimeout = self.drainTimeout
+            let timer = Task {
+                try? await Task.sleep(for: drainTimeout)
+                drainer.cancel()
+            }
+            await drainer.value
+            timer.cancel()
+        }
         reporter.cancel()
         statusWriter.cancel()
         await spool.close()

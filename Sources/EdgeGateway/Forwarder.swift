@@ -37,8 +37,10 @@ struct Forwarder: Sendable {
         case retry(after: Duration?, reason: String)
     }
 
-    /// Forwards until the task is cancelled (or `stopWhenEmpty` and the spool is empty).
-    func run(client: HTTPClient, stopWhenEmpty: Bool = false) async {
+    /// Forwards until the task is cancelled (or `stopWhenEmpty` and the spool is empty, or
+    /// `stopOnFailure` and an attempt failed: the shutdown drain gives up on a server that is down
+    /// rather than backing off).
+    func run(client: HTTPClient, stopWhenEmpty: Bool = false, stopOnFailure: Bool = false) async {
         var attempt = 0
         var unreachable = false
         while !Task.isCancelled {
@@ -81,6 +83,7 @@ struct Forwarder: Sendable {
                         case .retry:
                             // The server went away meanwhile: start the whole batch again.
                             status.update { $0.retries += 1 }
+                            if stopOnFailure { return }
                             if !(await pause(attempt: &attempt, after: nil)) { return }
                             rejected = -1
                         }
@@ -105,6 +108,7 @@ struct Forwarder: Sendable {
                         "server.url": "\(endpoint)", "error": "\(reason)", "spool.pending": "\(pending)",
                     ])
                 }
+                if stopOnFailure { return }
                 if !(await pause(attempt: &attempt, after: after)) { return }
             }
         }

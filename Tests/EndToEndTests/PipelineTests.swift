@@ -248,6 +248,32 @@ struct PipelineTests {
         try await server.close()
     }
 
+    @Test func aShutdownRightAfterAnOutageForwardsAtOnceInsteadOfWaitingOutTheBackoff() async throws {
+        let directory = TemporaryDirectory()
+        let server = try LiveServer(directory: directory.path + "/store")
+        await server.start()
+        await server.stop()
+        var configuration = edgeConfiguration(spool: directory.path + "/spool", server: server.url, printers: ["dmls-01", "fdm-01"])
+        configuration.initialBackoff = .seconds(600)   // the forwarder sleeps through the rest of the test
+        configuration.maximumBackoff = .seconds(600)
+        let edge = try await RunningEdge.start(configuration)
+        var fleet = try PrinterFleet(configuration: fleetConfiguration())
+        let written = try await simulate(into: try await edge.opcuaURL, fleet: &fleet, steps: 5)
+        // Wait (at most 30 s) until the forwarder has failed once, i.e. is in its backoff.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while await edge.gateway.status().retries == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        await server.start()
+        let status = try await edge.stop()
+        #expect(status.retries > 0)
+        #expect(status.spool.pendingRecords == 0 && status.forwarded == 10)
+        for machine in ["dmls-01", "fdm-01"] {
+            #expect(try server.records(machine).map(\.timestamp) == written.filter { $0.machineID.rawValue == machine }.map(\.timestamp))
+        }
+        try await server.close()
+    }
+
     @Test func aFullSpoolRefusesWritesAndTheWriterRetriesUntilThereIsRoom() async throws {
         let directory = TemporaryDirectory()
         let server = try LiveServer(directory: directory.path + "/store")
