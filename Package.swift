@@ -85,6 +85,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            // The dashboard, compiled into the binary (served at `/`).
+            resources: [
+                .embedInCode("Dashboard/Assets/index.html"),
+                .embedInCode("Dashboard/Assets/dashboard.css"),
+                .embedInCode("Dashboard/Assets/dashboard.js"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "sinter-server", dependencies: ["TelemetryServer"], swiftSettings: swiftSettings),

@@ -58,6 +58,7 @@ public enum SinterServer {
         AlertRoutes(server: server).register(on: router)
         StreamRoutes(server: server).register(on: router)
         OperationsRoutes(server: server).register(on: router)
+        DashboardRoutes().register(on: router)
         return router
     }
 

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# The whole Sinter pipeline on one machine (`make demo`):
+#
+#   sinter-sim ──OPC UA──▶ sinter-edge ──HTTP──▶ sinter-server (Storage/data) ◀── sinter-detect
+#                                                   └──▶ dashboard at http://127.0.0.1:8080/
+#
+# Starts the four programs in that order (server first, simulator last), prints the dashboard's
+# URL, and on Ctrl-C (or after --seconds) stops them in the reverse order of the data flow:
+# the simulator, then the edge (which forwards what it holds), the detector, and the server
+# (which flushes the store). Each one gets 30 s to exit before it is killed.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: Scripts/demo.sh [options]
+
+Runs sinter-server, sinter-edge, sinter-detect and sinter-sim together, prints the dashboard
+URL, and stops everything cleanly on Ctrl-C.
+
+Options (environment variable in brackets):
+  --bin DIR          the built binaries (default .build/release) [SINTER_DEMO_BIN]
+  --state DIR        where data, spool, logs and the detector's files go (default Storage) [DEMO_STATE]
+                     the store is DIR/data, kept between runs; remove it to start over
+  --port N           dashboard/API port on 127.0.0.1, 0 = any free port (default 8080) [DEMO_PORT]
+  --opcua-port N     the edge's OPC UA port, 0 = any free port (default 4840) [DEMO_OPCUA_PORT]
+  --dmls N           DMLS printers (default 3) [DEMO_DMLS]
+  --fdm N            FDM printers (default 2) [DEMO_FDM]
+  --seconds N        stop by itself after N seconds; 0 = run until Ctrl-C (default 0) [DEMO_SECONDS]
+  --speed X          simulated seconds per wall second (default 1) [DEMO_SPEED]
+  -h, --help         this text
+
+The scheduled faults: a recoater jam on dmls-01 from 10 s to 100 s (vibration and power
+alerts within seconds), and a filament jam on fdm-01 from 70 s to 130 s; the FDM printers'
+own cycle also overheats and errors every 4 minutes. Logs: STATE/logs/*.log.
+EOF
+}
+
+BIN=${SINTER_DEMO_BIN:-.build/release}
+STATE=${DEMO_STATE:-Storage}
+PORT=${DEMO_PORT:-8080}
+OPCUA_PORT=${DEMO_OPCUA_PORT:-4840}
+DMLS=${DEMO_DMLS:-3}
+FDM=${DEMO_FDM:-2}
+RUN_SECONDS=${DEMO_SECONDS:-0}
+SPEED=${DEMO_SPEED:-1}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bin) BIN=$2; shift 2 ;;
+    --state) STATE=$2; shift 2 ;;
+    --port) PORT=$2; shift 2 ;;
+    --opcua-port) OPCUA_PORT=$2; shift 2 ;;
+    --dmls) DMLS=$2; shift 2 ;;
+    --fdm) FDM=$2; shift 2 ;;
+    --seconds) RUN_SECONDS=$2; shift 2 ;;
+    --speed) SPEED=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "demo: unknown option $1 (see --help)" >&2; exit 64 ;;
+  esac
+done
+for flag in PORT OPCUA_PORT DMLS FDM RUN_SECONDS; do
+  value=${!flag}
+  if ! [[ $value =~ ^[0-9]+$ ]]; then
+    name=$(echo "$flag" | tr 'A-Z_' 'a-z-'); [ "$name" = run-seconds ] && name=seconds
+    echo "demo: --$name must be a whole number; got '$value'" >&2; exit 64
+  fi
+done
+if [ $((DMLS + FDM)) -eq 0 ]; then echo "demo: --dmls and --fdm are both 0: nothing to simulate" >&2; exit 64; fi
+
+for program in sinter-server sinter-edge sinter-detect sinter-sim; do
+  if [ ! -x "$BIN/$program" ]; then
+    echo "demo: no $BIN/$program; build first (make demo does: swift build -c release)" >&2
+    exit 66
+  fi
+done
+
+mkdir -p "$STATE/data" "$STATE/spool" "$STATE/logs"
+LOGS="$STATE/logs"
+declare -A PIDS=()
+STOPPING=0
+
+# Waits (at most $3 s) until log file $1 has a line matching extended regex $2; prints the match.
+wait_for_line() {
+  local file=$1 pattern=$2 limit=$3 name=$4 pid=$5 waited=0 line
+  while [ "$waited" -lt $((limit * 10)) ]; do
+    if line=$(grep -m1 -E "$pattern" "$file" 2>/dev/null); then echo "$line"; return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "demo: $name exited during start-up; its log ($file) ends with:" >&2
+      tail -n 15 "$file" >&2
+      return 1
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  echo "demo: $name did not start within $limit s; see $file" >&2
+  return 1
+}
+
+# Stops one child: SIGTERM, then up to 30 s for it to exit, then SIGKILL.
+stop_child() {
+  local name=$1 pid=${PIDS[$1]:-}
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "demo: $name did not stop within 30 s; killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  local status=0
+  wait "$pid" 2>/dev/null || status=$?
+  unset "PIDS[$name]"
+  echo "demo: $name stopped (exit status $status)"
+}
+
+summary() {
+  [ -n "${URL:-}" ] || return 0
+  python3 - "$URL" <<'EOF' || true
+import json, sys, urllib.request
+base = sys.argv[1]
+try:
+    machines = json.load(urllib.request.urlopen(base + "/api/v1/machines", timeout=5))["machines"]
+    alerts = json.load(urllib.request.urlopen(base + "/api/v1/alerts?limit=1000", timeout=5))["alerts"]
+except Exception as error:  # the server may be gone already
+    print(f"demo: no summary ({error})")
+    sys.exit(0)
+print("demo: records stored: " + ", ".join(f"{m['id']} {m['record_count']}" for m in machines))
+active = sum(1 for a in alerts if a["active"])
+print(f"demo: alerts: {len(alerts)} raised, {active} still active")
+EOF
+}
+
+shutdown() {
+  [ "$STOPPING" = 1 ] && return
+  STOPPING=1
+  echo
+  echo "demo: stopping (simulator, edge, detector, then server)…"
+  summary
+  stop_child sinter-sim
+  stop_child sinter-edge
+  stop_child sinter-detect
+  stop_child sinter-server
+  echo "demo: stopped; the store stays in $STATE/data"
+}
+trap 'shutdown; exit 0' INT
+trap 'shutdown; exit 143' TERM
+trap 'shutdown' EXIT
+
+# Each child runs in its own session, so a Ctrl-C reaches only this script, which stops them in order.
+start_child() {
+  local name=$1; shift
+  : > "$LOGS/$name.log"
+  setsid "$BIN/$name" "$@" > "$LOGS/$name.log" 2>&1 < /dev/null &
+  PIDS[$name]=$!
+}
+
+start_child sinter-server --data "$STATE/data" --host 127.0.0.1 --port "$PORT"
+line=$(wait_for_line "$LOGS/sinter-server.log" '^sinter-server listening on http://' 60 sinter-server "${PIDS[sinter-server]}")
+URL=$(echo "$line" | sed -E 's/^sinter-server listening on (http:\/\/[^ ]+).*/\1/')
+
+printers=()
+for i in $(seq 1 "$DMLS"); do printers+=("$(printf 'dmls-%02d' "$i")"); done
+for i in $(seq 1 "$FDM"); do printers+=("$(printf 'fdm-%02d' "$i")"); done
+PRINTERS=$(IFS=,; echo "${printers[*]}")
+
+start_child sinter-edge --listen "opc.tcp://127.0.0.1:$OPCUA_PORT" --printers "$PRINTERS" --server "$URL" \
+  --spool "$STATE/spool" --status-file "$STATE/edge-status.json" --report-every 30
+line=$(wait_for_line "$LOGS/sinter-edge.log" '^sinter-edge: OPC UA on opc\.tcp://' 60 sinter-edge "${PIDS[sinter-edge]}")
+OPCUA=$(echo "$line" | sed -E 's/^sinter-edge: OPC UA on (opc\.tcp:\/\/[^ ]+).*/\1/')
+
+start_child sinter-detect --server "$URL" --interval 1 --status-file "$STATE/status.json" \
+  --alerts-log "$STATE/alerts.log" --report-every 30
+wait_for_line "$LOGS/sinter-detect.log" '^sinter-detect: following ' 60 sinter-detect "${PIDS[sinter-detect]}" > /dev/null
+
+faults=()
+[ "$DMLS" -ge 1 ] && faults+=(--fault "recoater-jam:dmls-01@10s+90s")
+[ "$FDM" -ge 1 ] && faults+=(--fault "filament-jam:fdm-01@70s+60s")
+start_child sinter-sim --dmls "$DMLS" --fdm "$FDM" --speed "$SPEED" --opcua "$OPCUA" \
+  --labels "$STATE/labels.jsonl" --report-every 30 "${faults[@]}"
+
+cat <<EOF
+
+  Sinter demo is running: ${#printers[@]} printers (${PRINTERS}) → OPC UA ${OPCUA} → edge → ${URL}
+
+  Dashboard:   ${URL}/
+  API:         ${URL}/api/v1/machines   ${URL}/openapi.json
+  Alerts:      ${URL}/api/v1/alerts     (also ${STATE}/alerts.log, ${STATE}/status.json)
+  Logs:        ${LOGS}/
+
+  Scheduled faults: recoater jam on dmls-01 at 10 s, filament jam on fdm-01 at 70 s.
+  Press Ctrl-C to stop everything.
+
+EOF
+
+# Runs until Ctrl-C, --seconds, or a child exiting on its own.
+started=$(date +%s)
+while true; do
+  for name in "${!PIDS[@]}"; do
+    if ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
+      echo "demo: $name exited on its own; its log ($LOGS/$name.log) ends with:" >&2
+      tail -n 15 "$LOGS/$name.log" >&2
+      exit 1
+    fi
+  done
+  if [ "$RUN_SECONDS" -gt 0 ] && [ $(( $(date +%s) - started )) -ge "$RUN_SECONDS" ]; then
+    echo "demo: ran for $RUN_SECONDS s"
+    exit 0
+  fi
+  sleep 1 & wait $! || true
+done
