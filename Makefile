@@ -6,7 +6,7 @@ SOAK_KILLS ?= 300
 VENV := .venv
 PYTHON_TESTS := Tests/python
 
-.PHONY: all build test test-python venv deps soak bench report bench-server bench-sim bench-opcua bench-edge fuzz demo clean help
+.PHONY: all build test test-python browser venv deps soak bench report bench-server bench-sim bench-opcua bench-edge fuzz demo clean help
 
 help: ## List the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -27,7 +27,7 @@ test: deps ## Build and run the whole test suite (the README's test command): Sw
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 	@$(MAKE) --no-print-directory test-python
 
-test-python: deps $(VENV)/.ready ## API tests in Python against a live sinter-server (seed client, OpenAPI, schemathesis, sinter-sim, OPC UA interop with asyncua, sinter-edge, sinter-detect)
+test-python: deps browser $(VENV)/.ready ## Python tests against the real binaries (seed client, OpenAPI, schemathesis, sinter-sim, OPC UA interop with asyncua, sinter-edge, sinter-detect, the dashboard in headless chromium, the demo)
 	swift build --product sinter-server $(SWIFT_BUILD_FLAGS)
 	swift build --product sinter-sim $(SWIFT_BUILD_FLAGS)
 	swift build --product sinter-opcua $(SWIFT_BUILD_FLAGS)
@@ -39,6 +39,12 @@ test-python: deps $(VENV)/.ready ## API tests in Python against a live sinter-se
 	SINTER_EDGE_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-edge \
 	SINTER_DETECT_BIN=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path)/sinter-detect \
 		$(VENV)/bin/pytest -q $(PYTHON_TESTS)
+
+browser: ## Debian chromium and chromedriver for the dashboard tests
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing chromium chromium-driver"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
 
 venv: $(VENV)/.ready ## The Python virtualenv for the API tests (.venv, pinned in Tests/python/requirements.txt)
 
@@ -84,8 +90,12 @@ bench-edge: deps $(VENV)/.ready ## Edge gateway: frames/s through sinter-edge (O
 fuzz: deps ## libFuzzer runs of the OPC UA decoders and the request sequence (FUZZ_SECONDS each, default 60)
 	Scripts/fuzz.sh
 
-demo: build ## Build and run the pipeline on the embedded store (grows with later issues)
-	swift run sinter-store demo --directory Storage/data
+demo: deps ## The whole pipeline (server, edge, detector, simulated printers with a fault) in release; prints the dashboard URL; Ctrl-C stops it
+	swift build -c release --product sinter-server
+	swift build -c release --product sinter-edge
+	swift build -c release --product sinter-detect
+	swift build -c release --product sinter-sim
+	Scripts/demo.sh --bin .build/release $(DEMO_FLAGS)
 
 clean: ## Remove build output
 	rm -rf .build Benchmarks/.build

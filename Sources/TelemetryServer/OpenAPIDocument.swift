@@ -38,6 +38,10 @@ enum OpenAPIDocument {
             {
               "name": "operations",
               "description": "Health, metrics, this document."
+            },
+            {
+              "name": "dashboard",
+              "description": "The monitoring page."
             }
           ],
           "paths": {
@@ -897,6 +901,81 @@ enum OpenAPIDocument {
                   },
                   "401": {
                     "$ref": "#/components/responses/Unauthorized"
+                  }
+                }
+              }
+            },
+            "/": {
+              "get": {
+                "operationId": "dashboard",
+                "summary": "The dashboard",
+                "description": "The monitoring page (HTML; its script and style sheet are under /dashboard/). Open even when reads need the token: it holds no data, and asks for the token for the API calls.",
+                "tags": [
+                  "dashboard"
+                ],
+                "security": [],
+                "responses": {
+                  "200": {
+                    "description": "The page.",
+                    "content": {
+                      "text/html": {
+                        "schema": {
+                          "type": "string"
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            },
+            "/dashboard/{file}": {
+              "get": {
+                "operationId": "dashboardFile",
+                "summary": "A file of the dashboard",
+                "description": "dashboard.js or dashboard.css, compiled into the server.",
+                "tags": [
+                  "dashboard"
+                ],
+                "security": [],
+                "parameters": [
+                  {
+                    "name": "file",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "string",
+                      "enum": [
+                        "dashboard.js",
+                        "dashboard.css"
+                      ]
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The file.",
+                    "content": {
+                      "text/javascript": {
+                        "schema": {
+                          "type": "string"
+                        }
+                      },
+                      "text/css": {
+                        "schema": {
+                          "type": "string"
+                        }
+                      }
+                    }
+                  },
+                  "404": {
+                    "description": "No such file.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Error"
+                        }
+                      }
+                    }
                   }
                 }
               }

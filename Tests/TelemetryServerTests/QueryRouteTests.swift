@@ -150,6 +150,39 @@ struct QueryRouteTests {
             let batch = try await client.execute(uri: uri, method: .get, headers: [.accept: FrameBatch.mediaType])
             let back = try batch.body.readableBytesView.withUnsafeBytes { try FrameBatch.decode($0, allowReservedChannels: true) }
             #expect(back.first?.frame == record.frame)
+            // Percent-encoded as browsers send it (`encodeURIComponent`): the same record.
+            let encoded = "/api/v1/records/" + record.id.description.replacingOccurrences(of: "@", with: "%40")
+            let again = try await client.execute(uri: encoded, method: .get)
+            #expect(again.status == .ok)
+            #expect(try again.body.json()["id"] as? String == record.id.description)
+            let machine = try await client.execute(uri: "/api/v1/machines/dmls%2D01/latest", method: .get)
+            #expect(try machine.body.json()["machine_id"] as? String == "dmls-01")
+            // A malformed escape is named, not trapped on.
+            let bad = try await client.execute(uri: "/api/v1/records/dmls-01%4", method: .get)
+            #expect(bad.status == .badRequest)
+            #expect(try (bad.body.json()["error"] as? [String: Any])?["field"] as? String == "id")
+        }
+    }
+
+    @Test func theDashboardIsServedFromTheBinary() async throws {
+        let server = try await Self.loaded()
+        try await server.withRouter { client in
+            let page = try await client.execute(uri: "/", method: .get)
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+            let html = page.body.string
+            #expect(html.contains("<canvas id=\"heatmap\""))
+            // Every file the page loads is served, with its type.
+            for (path, type) in [("/dashboard/dashboard.js", "text/javascript"), ("/dashboard/dashboard.css", "text/css")] {
+                #expect(html.contains(path))
+                let file = try await client.execute(uri: path, method: .get)
+                #expect(file.status == .ok)
+                #expect(file.headers[.contentType]?.hasPrefix(type) == true)
+                #expect(file.body.readableBytes > 1_000)
+            }
+            let missing = try await client.execute(uri: "/dashboard/secrets.txt", method: .get)
+            #expect(missing.status == .notFound)
+            #expect(try (missing.body.json()["error"] as? [String: Any])?["field"] as? String == "file")
         }
     }
 

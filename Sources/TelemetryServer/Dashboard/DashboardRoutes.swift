@@ -24,7 +24,6 @@ struct DashboardRoutes {
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/") { _, _ in Self.response(Self.index) }
-        router.get("/index.html") { _, _ in Self.response(Self.index) }
         router.get("/dashboard/{file}") { _, context in
             let name = context.parameters.get("file") ?? ""
             guard let asset = Self.assets[name] else {

@@ -105,7 +105,7 @@ struct AlertRoutes {
     }
 
     func change(_ request: Request, context: BasicRequestContext, resolve: Bool) async throws -> Response {
-        let text = context.parameters.get("id") ?? ""
+        let text = context.parameters.decoded("id")
         guard let id = AlertID(text) else { throw APIError.notFound("no alert \(MachineID.quoted(text))", field: "id") }
         try Self.requireJSON(request, optional: true)
         let body = try await collect(request)

@@ -188,7 +188,7 @@ struct QueryRoutes {
     /// `GET /api/v1/records/{id}`: JSON with the frame; `Accept: application/octet-stream` gives
     /// the raw Float32 little-endian frame; `Accept: application/vnd.sinter.frames` a batch of one.
     func record(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let text = context.parameters.get("id") ?? ""
+        let text = context.parameters.decoded("id")
         let id: RecordID
         id = try mapping({ () throws(ModelError) in try RecordID(parsing: text) }) { error in APIError(.badRequest, code: "invalid_record_id",
                            message: error.message + " (for example dmls-01@1795255200000000000)",

@@ -87,7 +87,7 @@ func format3(_ ms: Double) -> String {
 
 /// Bearer-token check: every write (`POST`) needs `Authorization: Bearer <token>` when a token
 /// is configured, and reads too when ``ServerConfiguration/protectReads`` is set. `/healthz`
-/// stays open. The comparison takes the same time wherever the first difference is.
+/// and the dashboard's own files (`/`, `/dashboard/…`: no data in them) stay open. The comparison takes the same time wherever the first difference is.
 struct BearerTokenMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let token: [UInt8]
@@ -95,7 +95,9 @@ struct BearerTokenMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let isWrite = request.method != .get && request.method != .head && request.method != .options
-        if (isWrite || protectReads) && request.uri.path != "/healthz" {
+        let path = request.uri.path
+        let open = path == "/healthz" || (!isWrite && (path == "/" || path.hasPrefix("/dashboard/")))
+        if (isWrite || protectReads) && !open {
             let header = request.headers[.authorization] ?? ""
             let prefix = "Bearer "
             guard header.hasPrefix(prefix), Self.constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), token) else {

@@ -1,8 +1,9 @@
 // Sinter dashboard: plain JavaScript over the public HTTP API, no framework, no third-party code.
 //
 // Data flow: one Server-Sent Events stream of every machine's records (no frames) and alerts
-// keeps the machine list, the trend plots and the alerts panel current; a second stream with
-// frames follows only the selected machine while the page is in live mode. History comes from
+// keeps the machine list, the trend plots and the alerts panel current (one connection per tab:
+// browsers allow six per server); the selected machine's frames are fetched raw as its records
+// arrive, while the page is in live mode. History comes from
 // range queries (`/records`, `/series`) and raw frames (`/records/{id}` as Float32). Rendering
 // is coalesced into animation frames, so a fleet streaming fast costs one redraw per frame.
 "use strict";
@@ -22,7 +23,6 @@
     plots: [],                // { channel, label, unit, canvas, points: [{ t, min, max, mean }] }
     alerts: new Map(),        // id → alert JSON
     streams: [],
-    framedStream: null,
     token: localStorage.getItem("sinter.token") || "",
     lastSeriesLoad: 0,
   };
@@ -169,6 +169,7 @@
       const li = m.row;
       li.querySelector(".kind").textContent = m.kind;
       li.querySelector(".state").textContent = (m.last && m.last.state) || "—";
+      li.dataset.state = (m.last && m.last.state) || "";
       li.dataset.severity = machineSeverity(id);
       li.classList.toggle("selected", id === state.selected);
       li.hidden = !visible(m);
@@ -197,7 +198,6 @@
     state.mode = "live";
     state.current = null;
     $("nav-message").textContent = "";
-    openFramedStream();
     schedule("machines");
     schedule("record");
     schedule("alerts");
@@ -241,7 +241,7 @@
   async function showRecord(rec) {
     const frame = await fetchFrame(rec);
     state.mode = "history";
-    closeFramedStream();
+    frameFollow.next = null;
     setCurrent(rec, frame);
   }
 
@@ -277,7 +277,6 @@
   function goLive() {
     state.mode = "live";
     navMessage("");
-    openFramedStream();
     showLatest().catch((e) => navMessage(e.message));
     schedule("record");
   }
@@ -674,41 +673,33 @@
     stream.onopen = () => setConnection("live");
     stream.onerror = () => setConnection("reconnecting");
     state.streams.push(stream);
-    openFramedStream();
   }
 
   function closeStreams() {
     for (const s of state.streams) s.close();
     state.streams = [];
-    closeFramedStream();
+    frameFollow.next = null;
   }
 
-  // The selected machine's records with their frames, while following it live. Only the newest
-  // unparsed event is kept: a fast machine costs one JSON parse per animation frame at most.
-  let pendingFramed = null;
-  function openFramedStream() {
-    closeFramedStream();
-    const m = state.machines.get(state.selected);
-    if (state.paused || state.mode !== "live" || !m || m.kind === "fdm") return;
-    const stream = new EventSource(`/api/v1/stream?include=frame&machine=${encodeURIComponent(m.id)}`);
-    stream.addEventListener("record", (e) => {
-      const first = pendingFramed === null;
-      pendingFramed = e.data;
-      if (first) requestAnimationFrame(() => {
-        const data = pendingFramed;
-        pendingFramed = null;
-        if (data === null || state.mode !== "live" || state.paused) return;
-        const rec = JSON.parse(data);
-        if (rec.machine_id === state.selected) setCurrent(rec, frameFromJSON(rec));
-      });
-    });
-    state.framedStream = stream;
+  // The selected machine's frames while following it live: each new record's frame is fetched
+  // raw (Float32, 40 kB); while one fetch is under way only the newest record waits, so a fast
+  // machine costs at most one fetch at a time and the page never falls behind.
+  const frameFollow = { busy: false, next: null };
+  function followFrame(rec) {
+    frameFollow.next = rec;
+    if (!frameFollow.busy) pumpFrames();
   }
-
-  function closeFramedStream() {
-    if (state.framedStream) state.framedStream.close();
-    state.framedStream = null;
-    pendingFramed = null;
+  async function pumpFrames() {
+    frameFollow.busy = true;
+    while (frameFollow.next) {
+      const rec = frameFollow.next;
+      frameFollow.next = null;
+      try {
+        const frame = await fetchFrame(rec);
+        if (state.mode === "live" && !state.paused && rec.machine_id === state.selected) setCurrent(rec, frame);
+      } catch (_) { /* the next record brings another frame */ }
+    }
+    frameFollow.busy = false;
   }
 
   function onRecord(rec) {
@@ -718,8 +709,9 @@
     if (!known && !state.selected) selectMachine(m.id);
     if (rec.machine_id !== state.selected) return;
     appendLive(rec);
-    // Records without frames (FDM) are shown straight from this stream in live mode.
-    if (state.mode === "live" && !rec.has_frame) setCurrent(rec, null);
+    if (state.mode !== "live" || state.paused) return;
+    if (rec.has_frame) followFrame(rec);
+    else setCurrent(rec, null);   // FDM records are shown straight from the stream
   }
 
   // ---- controls ---------------------------------------------------------------------------
@@ -774,6 +766,14 @@
       localStorage.setItem("sinter.token", state.token);
     });
     window.addEventListener("resize", () => schedule("plots"));
+    // A page put in the back/forward cache lets its stream go, and takes it up again on return.
+    window.addEventListener("pagehide", () => closeStreams());
+    window.addEventListener("pageshow", (event) => { if (event.persisted && !state.paused) start().catch((e) => navMessage(e.message)); });
+    // A link or bookmark to #machine=ID selects that machine.
+    window.addEventListener("hashchange", () => {
+      const wanted = decodeURIComponent((location.hash.match(/machine=([^&]+)/) || [])[1] || "");
+      if (wanted && wanted !== state.selected) selectMachine(wanted);
+    });
     // Last-seen times age by themselves.
     setInterval(() => { for (const m of state.machines.values()) updateSeen(m); }, 1000);
   }
