@@ -193,10 +193,10 @@
 
   function selectMachine(id) {
     if (!state.machines.has(id)) return;
+    if (id !== state.selected) state.current = null;   // the same machine again (resume) keeps its record until the newest arrives
     state.selected = id;
     history.replaceState(null, "", "#machine=" + encodeURIComponent(id));
     state.mode = "live";
-    state.current = null;
     $("nav-message").textContent = "";
     schedule("machines");
     schedule("record");
