@@ -91,10 +91,7 @@ fuzz: deps ## libFuzzer runs of the OPC UA decoders and the request sequence (FU
 	Scripts/fuzz.sh
 
 demo: deps ## The whole pipeline (server, edge, detector, simulated printers with a fault) in release; prints the dashboard URL; Ctrl-C stops it
-	swift build -c release --product sinter-server
-	swift build -c release --product sinter-edge
-	swift build -c release --product sinter-detect
-	swift build -c release --product sinter-sim
+	swift build -c release
 	Scripts/demo.sh --bin .build/release $(DEMO_FLAGS)
 
 clean: ## Remove build output

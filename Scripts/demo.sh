@@ -134,6 +134,9 @@ EOF
 shutdown() {
   [ "$STOPPING" = 1 ] && return
   STOPPING=1
+  # Whatever happened to our terminal or pipe (a Ctrl-C also ends a `| tee`), the children are
+  # stopped: writes to a closed output must not end this script first.
+  trap '' PIPE INT TERM
   echo
   echo "demo: stopping (simulator, edge, detector, then server)…"
   summary

@@ -670,8 +670,20 @@
     const stream = new EventSource("/api/v1/stream");
     stream.addEventListener("record", (e) => onRecord(JSON.parse(e.data)));
     stream.addEventListener("alert", (e) => onAlert(JSON.parse(e.data)));
-    stream.onopen = () => setConnection("live");
-    stream.onerror = () => setConnection("reconnecting");
+    let broken = false;
+    stream.onopen = () => {
+      setConnection("live");
+      if (!broken) return;
+      // Back after an outage: what changed meanwhile is read once, then the stream carries on.
+      broken = false;
+      loadMachines().catch(() => {});
+      loadAlerts().catch(() => {});
+      loadSeries().catch(() => {});
+    };
+    stream.onerror = () => {
+      broken = true;
+      setConnection("reconnecting");
+    };
     state.streams.push(stream);
   }
 
