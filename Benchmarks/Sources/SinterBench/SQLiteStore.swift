@@ -85,6 +85,7 @@ final class SQLitePeer: ComparedStore, @unchecked Sendable {
                 }
                 guard sqlite3_step(insert) == SQLITE_DONE else { throw error("insert") }
             }
+            sqlite3_reset(insert)
             try exec("COMMIT")
         } catch {
             try? exec("ROLLBACK")
@@ -111,6 +112,7 @@ final class SQLitePeer: ComparedStore, @unchecked Sendable {
     func latest(machine: MachineID) async throws -> Int {
         let s = latestStatement
         sqlite3_reset(s)
+        defer { sqlite3_reset(s) }  // ends the statement's read transaction
         sqlite3_bind_text(s, 1, machine.rawValue, -1, Self.transient)
         guard sqlite3_step(s) == SQLITE_ROW else { throw error("no latest record of \(machine)") }
         return frame(s, column: 1).count
@@ -119,6 +121,7 @@ final class SQLitePeer: ComparedStore, @unchecked Sendable {
     func range(machine: MachineID, from: Timestamp, limit: Int) async throws -> [Timestamp] {
         let s = rangeStatement
         sqlite3_reset(s)
+        defer { sqlite3_reset(s) }  // ends the statement's read transaction
         sqlite3_bind_text(s, 1, machine.rawValue, -1, Self.transient)
         sqlite3_bind_int64(s, 2, ms(from))
         sqlite3_bind_int64(s, 3, Int64(limit))
@@ -138,6 +141,7 @@ final class SQLitePeer: ComparedStore, @unchecked Sendable {
     func statistics(machine: MachineID, from: Timestamp, to: Timestamp) async throws -> Aggregate? {
         let s = statsStatement
         sqlite3_reset(s)
+        defer { sqlite3_reset(s) }  // ends the statement's read transaction
         sqlite3_bind_text(s, 1, machine.rawValue, -1, Self.transient)
         sqlite3_bind_int64(s, 2, ms(from))
         sqlite3_bind_int64(s, 3, ms(to))
@@ -150,6 +154,7 @@ final class SQLitePeer: ComparedStore, @unchecked Sendable {
     func series(machine: MachineID, from: Timestamp, to: Timestamp, stepSeconds: Int) async throws -> [Bucket]? {
         let s = seriesStatement
         sqlite3_reset(s)
+        defer { sqlite3_reset(s) }  // ends the statement's read transaction
         sqlite3_bind_text(s, 1, machine.rawValue, -1, Self.transient)
         sqlite3_bind_int64(s, 2, ms(from))
         sqlite3_bind_int64(s, 3, ms(to))
