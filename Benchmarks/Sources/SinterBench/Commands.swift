@@ -52,8 +52,8 @@ public struct Compare: AsyncParsableCommand {
             PostgreSQL defaults come from PGHOST, PGPORT, PGUSER and PGDATABASE when set (Scripts/pg-throwaway.sh run -- … sets them).
             """)
 
-    @Option(help: "Records (frames) in the first growth step; later steps multiply it (default 200).")
-    var frames = 200
+    @Option(help: "Records (frames) in the first growth step, over all machines; later steps multiply it (default 400: 100 per machine, so the first step already answers 100-frame ranges).")
+    var frames = 400
     @Option(help: "Growth steps as multiples of --frames, comma-separated (default 1,10,100).")
     var scales = IntList(argument: "1,10,100")!
     @Option(help: "Simulated machines (default 4).")

@@ -4,7 +4,7 @@ import Foundation
 /// Settings of one comparison run (`sinter-bench compare`); every flag sets one of these.
 public struct CompareConfiguration: Sendable, Codable {
     /// Records (each with one 100 × 100 frame) in the first growth step; later steps multiply it.
-    public var frames: Int = 200
+    public var frames: Int = 400
     /// Growth steps as multiples of ``frames`` (default 1, 10, 100: the store grows 10× and 100×).
     public var scales: [Int] = [1, 10, 100]
     /// Simulated machines; records go to them round robin.
