@@ -1,7 +1,9 @@
 // swift-tools-version: 6.2
 // Sinter's benchmarks: package-benchmark suites, the store report (compression, ingest,
-// query latency, restart) and the server report (HTTP load on sinter-server). A separate
-// package so that `make test` never builds them.
+// query latency, restart), the server report (HTTP load on sinter-server) and sinter-bench
+// (Sinter side by side with PostgreSQL, SQLite and LZ4 files; CI's deterministic size gate).
+// A separate package so that the root package's dependencies stay lean; `make test` builds it
+// in debug only for `sinter-bench check` (`make bench-check`).
 import PackageDescription
 
 let package = Package(
