@@ -17,11 +17,11 @@ public struct Check: AsyncParsableCommand {
     /// The committed bound: 8,558 B/frame measured on 2026-11-22 plus about 2 %.
     public static let committedBound = 8_750
 
-    @Option(help: "Frames ingested (default 1024; the bound is for the default).")
+    @Option(help: "Frames ingested (the committed bound is for 1024).")
     var frames = 1024
-    @Option(help: "Most bytes on disk per frame Sinter may use (default \(Check.committedBound), the committed bound).")
+    @Option(help: "Most bytes on disk per frame Sinter may use (the committed bound).")
     var maxBytesPerFrame = Check.committedBound
-    @Option(help: "How many times smaller than byte-shuffle+LZ4 files Sinter must be (default 3.3; 3.57 measured).")
+    @Option(help: "How many times smaller than byte-shuffle+LZ4 files Sinter must be (3.57 measured).")
     var minAdvantage = 3.3
     @Option(help: "Scratch directory, removed afterwards.")
     var directory = "/tmp/sinter-bench-check"

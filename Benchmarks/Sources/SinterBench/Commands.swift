@@ -28,6 +28,7 @@ struct IntList: ExpressibleByArgument {
         guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
         values = parts.map { $0! }
     }
+    var defaultValueDescription: String { values.map(String.init).joined(separator: ",") }
 }
 
 /// Comma-separated store keys, for `--stores`.
@@ -38,6 +39,7 @@ struct StoreList: ExpressibleByArgument {
         guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
         values = parts.map { $0! }
     }
+    var defaultValueDescription: String { values.map(\.rawValue).joined(separator: ",") }
 }
 
 public struct Compare: AsyncParsableCommand {
@@ -52,37 +54,37 @@ public struct Compare: AsyncParsableCommand {
             PostgreSQL defaults come from PGHOST, PGPORT, PGUSER and PGDATABASE when set (Scripts/pg-throwaway.sh run -- … sets them).
             """)
 
-    @Option(help: "Records (frames) in the first growth step, over all machines; later steps multiply it (default 400: 100 per machine, so the first step already answers 100-frame ranges).")
+    @Option(help: "Records (frames) in the first growth step, over all machines; later steps multiply it (400 = 100 per machine, so the first step already answers 100-frame ranges).")
     var frames = 400
-    @Option(help: "Growth steps as multiples of --frames, comma-separated (default 1,10,100).")
+    @Option(help: "Growth steps as multiples of --frames, comma-separated: the store grows 10× and 100×.")
     var scales = IntList(argument: "1,10,100")!
-    @Option(help: "Simulated machines (default 4).")
+    @Option(help: "Simulated machines (dmls-01…).")
     var machines = 4
-    @Option(help: "Records per batch: one append, HTTP request, INSERT/COPY or transaction (default 100).")
+    @Option(help: "Records per batch: one append, HTTP request, INSERT/COPY or transaction.")
     var batch = 100
-    @Option(help: "Concurrent writers for Sinter and PostgreSQL; SQLite and the files take one (default 2, the cores here).")
+    @Option(help: "Concurrent writers for Sinter and PostgreSQL (2 = the cores here); SQLite and the files take one.")
     var writers = 2
     @Option(help: "Seconds between a machine's records; default: what makes the largest step span 7 days.")
     var interval: Int?
-    @Option(help: "Latest-record queries per step (default 50).")
+    @Option(help: "Latest-record queries per step.")
     var latestQueries = 50
-    @Option(help: "100-frame range queries per step (default 100).")
+    @Option(help: "100-frame range queries per step.")
     var rangeQueries = 100
-    @Option(help: "Repetitions of the day-statistics and week-series queries per step (default 10).")
+    @Option(help: "Repetitions of the day-statistics and week-series queries per step.")
     var aggregateQueries = 10
-    @Option(help: "Stores to run, comma-separated, in order (default all: \(StoreKind.allCases.map(\.rawValue).joined(separator: ","))).")
+    @Option(help: "Stores to run, comma-separated, in order.")
     var stores = StoreList(argument: StoreKind.allCases.map(\.rawValue).joined(separator: ","))!
     @Option(help: "Scratch directory, emptied before and removed after.")
     var directory = "/tmp/sinter-bench-compare"
     @Option(help: "Release sinter-server binary for sinter-http.")
     var serverBin = "../.build/release/sinter-server"
-    @Option(help: "PostgreSQL host (loopback; default $PGHOST or 127.0.0.1).")
+    @Option(help: "PostgreSQL host, loopback only ($PGHOST if set).")
     var pgHost = ProcessInfo.processInfo.environment["PGHOST"] ?? "127.0.0.1"
-    @Option(help: "PostgreSQL port (default $PGPORT or 5432).")
+    @Option(help: "PostgreSQL port ($PGPORT if set).")
     var pgPort = Int(ProcessInfo.processInfo.environment["PGPORT"] ?? "") ?? 5432
-    @Option(help: "PostgreSQL user, trust authentication (default $PGUSER or postgres).")
+    @Option(help: "PostgreSQL user, trust authentication ($PGUSER if set).")
     var pgUser = ProcessInfo.processInfo.environment["PGUSER"] ?? "postgres"
-    @Option(help: "PostgreSQL database (default $PGDATABASE or postgres).")
+    @Option(help: "PostgreSQL database ($PGDATABASE if set).")
     var pgDatabase = ProcessInfo.processInfo.environment["PGDATABASE"] ?? "postgres"
     @Option(help: "Seed of the range queries' offsets.")
     var seed: UInt64 = 598
