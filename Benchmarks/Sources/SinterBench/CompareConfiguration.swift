@@ -60,12 +60,19 @@ public enum StoreKind: String, Sendable, Codable, CaseIterable {
     case postgres
     /// The same table loaded with text `COPY … FROM STDIN`.
     case postgresCopy = "postgres-copy"
+    /// The `real[]` table with lz4 TOAST compression instead of pglz, binary INSERT.
+    case postgresLZ4 = "postgres-lz4"
+    /// The frame as `bytea` (raw Float32 bytes, default pglz TOAST), binary INSERT.
+    case postgresBytea = "postgres-bytea"
     /// SQLite (system libsqlite3), seed 001's way: one row per record, the frame as a BLOB.
     case sqlite
     /// Files of plain LZ4 frames (codec baseline).
     case lz4
     /// Files of byte-shuffled + LZ4 frames (codec baseline).
     case shuffleLZ4 = "shuffle-lz4"
+
+    /// Whether this is one of the PostgreSQL variants.
+    public var isPostgres: Bool { [.postgres, .postgresCopy, .postgresLZ4, .postgresBytea].contains(self) }
 
     /// The row title in the table.
     public var title: String {
@@ -74,6 +81,8 @@ public enum StoreKind: String, Sendable, Codable, CaseIterable {
         case .sinterHTTP: "Sinter over HTTP (binary batches)"
         case .postgres: "PostgreSQL 15 (real[], binary INSERT)"
         case .postgresCopy: "PostgreSQL 15 (real[], text COPY)"
+        case .postgresLZ4: "PostgreSQL 15 (real[] lz4 TOAST, binary INSERT)"
+        case .postgresBytea: "PostgreSQL 15 (bytea, binary INSERT)"
         case .sqlite: "SQLite 3 (BLOB, WAL, synchronous=FULL)"
         case .lz4: "files: plain LZ4"
         case .shuffleLZ4: "files: byte-shuffle + LZ4"

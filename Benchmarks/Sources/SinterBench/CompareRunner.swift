@@ -84,9 +84,16 @@ public struct CompareRunner: Sendable {
         switch kind {
         case .sinter: return try SinterEmbedded(path: c.directory + "/sinter", writers: c.writers, logger: logger)
         case .sinterHTTP: return try await SinterHTTP.start(binary: c.serverBinary, path: c.directory + "/sinter-http", writers: c.writers)
-        case .postgres, .postgresCopy:
+        case .postgres, .postgresCopy, .postgresLZ4, .postgresBytea:
+            var variant = PostgresPeer.Variant()
+            switch kind {
+            case .postgresCopy: variant.load = .copy
+            case .postgresLZ4: variant.compression = "lz4"
+            case .postgresBytea: variant.bytea = true
+            default: break
+            }
             return try await PostgresPeer.open(host: c.postgresHost, port: c.postgresPort, user: c.postgresUser, database: c.postgresDatabase,
-                                               writers: c.writers, load: kind == .postgres ? .insert : .copy, logger: logger)
+                                               writers: c.writers, variant: variant, logger: logger)
         case .sqlite: return try SQLitePeer(path: c.directory + "/sqlite/readings.db")
         case .lz4: return try LZ4Files(directory: c.directory + "/lz4", shuffle: false)
         case .shuffleLZ4: return try LZ4Files(directory: c.directory + "/shuffle-lz4", shuffle: true)

@@ -13,29 +13,42 @@ import TelemetryModel
 ///   and one WAL flush per batch.
 /// - `.copy`: one text `COPY … FROM STDIN` per batch (postgres-nio's COPY is text only).
 ///
+/// Variants (`Variant`): the frame as seed 000's `real[]` or as `bytea` (the raw Float32
+/// little-endian bytes), TOAST-compressed with PostgreSQL's default pglz or with lz4.
+///
 /// The statistics columns are computed by the client at ingest (as the seed's cloud service
 /// did), with the same code Sinter uses, inside the timed ingest.
 final class PostgresPeer: ComparedStore {
     enum Load: String, Sendable { case insert, copy }
+
+    /// How the frame column is stored.
+    struct Variant: Sendable {
+        var load: Load = .insert
+        /// `bytea` instead of `real[]`.
+        var bytea = false
+        /// TOAST compression of the frame column: nil for the default (pglz), or "lz4".
+        var compression: String? = nil
+    }
 
     static let table = "telemetry"
     static let columns = ["machine_id", "timestamp", "temperature_data", "power_consumption", "vibration",
                           "temp_min", "temp_max", "temp_mean", "temp_std"]
 
     let connections: [PostgresConnection]
-    let load: Load
+    let variant: Variant
+    var load: Load { variant.load }
     let logger: Logger
     let walStart: String
     var writers: Int { connections.count }
 
-    private init(connections: [PostgresConnection], load: Load, logger: Logger, walStart: String) {
+    private init(connections: [PostgresConnection], variant: Variant, logger: Logger, walStart: String) {
         self.connections = connections
-        self.load = load
+        self.variant = variant
         self.logger = logger
         self.walStart = walStart
     }
 
-    static func open(host: String, port: Int, user: String, database: String, writers: Int, load: Load, logger: Logger) async throws -> PostgresPeer {
+    static func open(host: String, port: Int, user: String, database: String, writers: Int, variant: Variant, logger: Logger) async throws -> PostgresPeer {
         let configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: nil, database: database, tls: .disable)
         var connections: [PostgresConnection] = []
         do {
@@ -55,7 +68,7 @@ final class PostgresPeer: ComparedStore {
                 id bigserial PRIMARY KEY,
                 machine_id text NOT NULL,
                 "timestamp" timestamptz NOT NULL,
-                temperature_data real[] NOT NULL,
+                temperature_data \(unescaped: variant.bytea ? "bytea" : "real[]") \(unescaped: variant.compression.map { "COMPRESSION \($0)" } ?? "") NOT NULL,
                 power_consumption real,
                 vibration real,
                 temp_min real, temp_max real, temp_mean real, temp_std real,
@@ -64,7 +77,7 @@ final class PostgresPeer: ComparedStore {
             """, logger: logger)
         var walStart = ""
         for try await lsn in try await c.query("SELECT pg_current_wal_lsn()::text", logger: logger).decode(String.self) { walStart = lsn }
-        return PostgresPeer(connections: connections, load: load, logger: logger, walStart: walStart)
+        return PostgresPeer(connections: connections, variant: variant, logger: logger, walStart: walStart)
     }
 
     func append(_ records: [TelemetryRecord], writer: Int) async throws {
@@ -79,7 +92,13 @@ final class PostgresPeer: ComparedStore {
                 guard let frame = r.frame, let s = frame.statistics() else { throw BenchFailure("postgres: a record without a frame") }
                 binds.append(r.machineID.rawValue)
                 binds.append(Date(timeIntervalSince1970: Double(r.timestamp.nanoseconds) / 1e9))
-                binds.append(frame.values)
+                if variant.bytea {
+                    var bytes = ByteBuffer()
+                    frame.values.withUnsafeBytes { bytes.writeBytes($0) }  // little-endian Float32, as on x86 and ARM
+                    binds.append(bytes)
+                } else {
+                    binds.append(frame.values)
+                }
                 binds.append(r.channels["power_kw"])
                 binds.append(r.channels["vibration_mm_s"])
                 binds.append(s.min)
@@ -126,24 +145,46 @@ final class PostgresPeer: ComparedStore {
                          what: "pg_total_relation_size('telemetry'): heap, TOAST and both indexes (WAL written shown apart)")
     }
 
+    /// A `bytea` frame as Float32 values (copied out: the decoded frame).
+    static func floats(_ bytes: ByteBuffer) -> [Float] {
+        let n = bytes.readableBytes / 4
+        return [Float](unsafeUninitializedCapacity: n) { out, count in
+            bytes.withUnsafeReadableBytes { raw in
+                UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[..<(n * 4)]))
+            }
+            count = n
+        }
+    }
+
     func date(_ t: Timestamp) -> Date { Date(timeIntervalSince1970: Double(t.nanoseconds) / 1e9) }
 
     func latest(machine: MachineID) async throws -> Int {
         var n = -1
-        for try await frame in try await connections[0].query(
+        let rows = try await connections[0].query(
             "SELECT temperature_data FROM telemetry WHERE machine_id = \(machine.rawValue) ORDER BY \"timestamp\" DESC LIMIT 1",
-            logger: logger).decode([Float].self) { n = frame.count }
+            logger: logger)
+        if variant.bytea {
+            for try await bytes in rows.decode(ByteBuffer.self) { n = Self.floats(bytes).count }
+        } else {
+            for try await frame in rows.decode([Float].self) { n = frame.count }
+        }
         guard n > 0 else { throw BenchFailure("postgres: no latest record of \(machine)") }
         return n
     }
 
     func range(machine: MachineID, from: Timestamp, limit: Int) async throws -> [Timestamp] {
         var out: [Timestamp] = []
-        for try await (t, _, _, frame) in try await connections[0].query(
+        let rows = try await connections[0].query(
             "SELECT \"timestamp\", power_consumption, vibration, temperature_data FROM telemetry WHERE machine_id = \(machine.rawValue) AND \"timestamp\" >= \(date(from)) ORDER BY \"timestamp\" LIMIT \(limit)",
-            logger: logger).decode((Date, Float?, Float?, [Float]).self) {
+            logger: logger)
+        func add(_ t: Date, _ frame: [Float]) throws {
             guard frame.count == 10_000 else { throw BenchFailure("postgres: a frame of \(frame.count) values") }
             out.append(Timestamp(nanoseconds: Int64((t.timeIntervalSince1970 * 1e3).rounded()) * 1_000_000))
+        }
+        if variant.bytea {
+            for try await (t, _, _, bytes) in rows.decode((Date, Float?, Float?, ByteBuffer).self) { try add(t, Self.floats(bytes)) }
+        } else {
+            for try await (t, _, _, frame) in rows.decode((Date, Float?, Float?, [Float]).self) { try add(t, frame) }
         }
         return out
     }
