@@ -6,7 +6,7 @@ SOAK_KILLS ?= 300
 VENV := .venv
 PYTHON_TESTS := Tests/python
 
-.PHONY: all build test test-python browser venv deps soak bench report bench-server bench-sim bench-opcua bench-edge fuzz demo clean help
+.PHONY: all build test test-python browser venv deps bench-deps soak bench report bench-server bench-compare bench-check bench-sim bench-opcua bench-edge fuzz demo clean help
 
 help: ## List the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -25,6 +25,7 @@ build: deps ## Build every target (debug)
 test: deps ## Build and run the whole test suite (the README's test command): Swift, then the Python API tests
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	@$(MAKE) --no-print-directory bench-check
 	@$(MAKE) --no-print-directory test-python
 
 test-python: deps browser $(VENV)/.ready ## Python tests against the real binaries (seed client, OpenAPI, schemathesis, sinter-sim, OPC UA interop with asyncua, sinter-edge, sinter-detect, the dashboard in headless chromium, the demo)
@@ -58,20 +59,37 @@ soak: deps ## Crash soak: SOAK_KILLS SIGKILLs of an ingesting child, verifying t
 	swift build -c release --product sinter-store
 	.build/release/sinter-store crash-soak --kills $(SOAK_KILLS) --directory /tmp/sinter-soak
 
-bench: deps ## package-benchmark suites (codec, durable append, range queries; release, with allocation counts)
+bench-deps: deps ## System packages the Benchmarks package needs (libsqlite3-dev)
+	@if ! pkg-config --exists sqlite3 2>/dev/null; then \
+		echo "installing libsqlite3-dev"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsqlite3-dev >/dev/null; \
+	fi
+
+bench-check: bench-deps ## CI gate (no clocks): debug build of the Benchmarks package, then sinter-bench check (bytes per frame on fixed seeded frames, bit-exact read back)
+	cd Benchmarks && swift build $(SWIFT_BUILD_FLAGS)
+	Benchmarks/.build/debug/sinter-bench check
+
+bench-compare: bench-deps ## Sinter vs PostgreSQL 15, SQLite and LZ4 files (release) on a throwaway PG cluster; Benchmarks/Results/compare.{md,json}
+	swift build -c release --product sinter-server
+	cd Benchmarks && swift build -c release --product sinter-bench
+	mkdir -p Benchmarks/Results
+	set -o pipefail; cd Benchmarks && ../Scripts/pg-throwaway.sh run -- .build/release/sinter-bench compare \
+		--server-bin ../.build/release/sinter-server --json Results/compare.json $(COMPARE_FLAGS) | tee Results/compare.md
+
+bench: bench-deps ## package-benchmark suites (codec, durable append, range queries, JSON frame parser; release, with allocation counts)
 	cd Benchmarks && swift package --disable-sandbox benchmark
 
-report: deps ## The store report quoted in README (compression, ingest, queries, restart, memory after 10 GB), table + JSON
+report: bench-deps ## The store report quoted in README (compression, ingest, queries, restart, memory after 10 GB), table + JSON
 	cd Benchmarks && swift build -c release --product store-report
 	mkdir -p Benchmarks/Results
 	Benchmarks/.build/release/store-report --gigabytes $${GIGABYTES:-10} --json Benchmarks/Results/store-report.json | tee Benchmarks/Results/store-report.md
 
-bench-server: deps ## HTTP load on the release sinter-server (ingest frames/s, query p99) with pass/fail bars, table + JSON
+bench-server: bench-deps ## HTTP load on the release sinter-server (ingest frames/s, query p99) with pass/fail bars, table + JSON
 	swift build -c release --product sinter-server
 	cd Benchmarks && swift build -c release --product server-report
 	cd Benchmarks && .build/release/server-report --server-bin ../.build/release/sinter-server --results-dir Results $(SERVER_REPORT_FLAGS)
 
-bench-sim: deps ## Simulator speed: 100 DMLS + 100 FDM printers at 1 Hz pinned to one core (release), then the fleet-step benchmarks
+bench-sim: bench-deps ## Simulator speed: 100 DMLS + 100 FDM printers at 1 Hz pinned to one core (release), then the fleet-step benchmarks
 	swift build -c release --product sinter-sim
 	taskset -c 0 .build/release/sinter-sim --dmls 100 --fdm 100 --speed max --sim-seconds 300 --random-faults 2 \
 		--start 2026-11-21T10:00:00Z --report-every 10

@@ -1,5 +1,6 @@
 // The simulated fleet: machine ids, fresh timestamps per machine, and request bodies built from a
 // pool of pre-generated (and, for JSON, pre-rendered) thermal frames.
+import BenchKit
 import Foundation
 import Synchronization
 import SyntheticData

@@ -1,5 +1,6 @@
 // The load: C concurrent ingest connections bounded by request count and time, sequential range
 // queries, and the server's own view afterwards (/api/v1/machines, /metrics).
+import BenchKit
 import AsyncHTTPClient
 import Foundation
 import NIOCore

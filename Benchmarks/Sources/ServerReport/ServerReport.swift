@@ -2,6 +2,7 @@
 // data directory per scenario, drives it with concurrent ingest (binary batches, batched and
 // single JSON) and sequential range queries, checks every answer and the server's record counts,
 // and prints a table with the bars the server must meet, plus the same numbers as JSON.
+import BenchKit
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation

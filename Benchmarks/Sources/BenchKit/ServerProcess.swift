@@ -1,5 +1,5 @@
 // The sinter-server under test: a child process on a fresh data directory and a free port.
-import Foundation
+public import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -12,15 +12,19 @@ import Darwin
 ///
 /// Its stderr (the server's log) goes to a file next to the data directory, so that a failure can
 /// show the log's tail without the log interleaving with the report's progress.
-final class ServerProcess {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-        init(_ d: String) { description = d }
+public final class ServerProcess {
+    /// Why starting or stopping the server failed, with the tail of its log.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ d: String) { description = d }
     }
 
-    let process: Process
-    let baseURL: String
-    let logFile: String
+    /// The child process.
+    public let process: Process
+    /// `http://127.0.0.1:PORT`, from the server's listening line.
+    public let baseURL: String
+    /// Where the server's stderr goes.
+    public let logFile: String
     private let stdoutPipe: Pipe
     private let watcher: StdoutWatcher
 
@@ -33,7 +37,7 @@ final class ServerProcess {
     }
 
     /// Starts `binary` on `dataDirectory` and waits at most `timeout` seconds for its listening line.
-    static func start(binary: String, dataDirectory: String, logFile: String, extraArguments: [String],
+    public static func start(binary: String, dataDirectory: String, logFile: String, extraArguments: [String],
                       timeout: Double) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
@@ -66,7 +70,7 @@ final class ServerProcess {
     }
 
     /// Sends SIGTERM and waits at most `timeout` seconds; throws unless the server exits with status 0.
-    func stop(timeout: Double = 30) async throws {
+    public func stop(timeout: Double = 30) async throws {
         guard process.isRunning else {
             throw Failure("sinter-server had already exited (status \(process.terminationStatus))\(Self.logTail(logFile))")
         }
@@ -91,7 +95,7 @@ final class ServerProcess {
     }
 
     /// CPU seconds (user + system) the server has used so far, from /proc (nil elsewhere).
-    func cpuSeconds() -> Double? {
+    public func cpuSeconds() -> Double? {
         guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
         // After "pid (comm) ": state is field 3, utime field 14, stime field 15.
@@ -101,7 +105,7 @@ final class ServerProcess {
     }
 
     /// The server's resident set size in MB, from /proc (nil elsewhere).
-    func residentMB() -> Int? {
+    public func residentMB() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
             return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 / 1024 }
@@ -110,7 +114,7 @@ final class ServerProcess {
     }
 
     /// Kills the server without ceremony (after an error elsewhere).
-    func kill9() {
+    public func kill9() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -118,7 +122,7 @@ final class ServerProcess {
     }
 
     /// The last lines of the server's log, for error messages.
-    static func logTail(_ path: String, lines: Int = 15) -> String {
+    public static func logTail(_ path: String, lines: Int = 15) -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty else { return "" }
         let tail = text.split(separator: "\n", omittingEmptySubsequences: true).suffix(lines)
         return "\n  server log (\(path)), last lines:\n    " + tail.joined(separator: "\n    ")
@@ -127,15 +131,15 @@ final class ServerProcess {
 
 /// Reads the child's stdout on a thread of its own (so the pipe never fills) and remembers the
 /// URL of the listening line.
-final class StdoutWatcher: Sendable {
+public final class StdoutWatcher: Sendable {
     private let fd: Int32
     private let state = Mutex<(pending: [UInt8], url: String?)>(([], nil))
 
-    init(fd: Int32) { self.fd = fd }
+    public init(fd: Int32) { self.fd = fd }
 
-    var listeningURL: String? { state.withLock { $0.url } }
+    public var listeningURL: String? { state.withLock { $0.url } }
 
-    func start() {
+    public func start() {
         let thread = Thread { [self] in self.readLoop() }
         thread.name = "server-stdout"
         thread.start()
@@ -164,7 +168,7 @@ final class StdoutWatcher: Sendable {
     }
 
     /// `http://HOST:PORT` from `sinter-server listening on http://HOST:PORT (data: …)`.
-    static func listeningURL(in line: String) -> String? {
+    public static func listeningURL(in line: String) -> String? {
         let marker = "sinter-server listening on "
         guard let range = line.range(of: marker) else { return nil }
         let rest = line[range.upperBound...]
@@ -176,7 +180,7 @@ final class StdoutWatcher: Sendable {
 }
 
 /// CPU seconds (user + system) this process has used so far.
-func ownCPUSeconds() -> Double {
+public func ownCPUSeconds() -> Double {
     var usage = rusage()
     #if os(Linux)
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
@@ -188,14 +192,15 @@ func ownCPUSeconds() -> Double {
 }
 
 /// The one-minute load average (Linux), to tell a busy machine from a slow server.
-func loadAverage() -> Double? {
+public func loadAverage() -> Double? {
     guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
     return text.split(separator: " ").first.flatMap { Double($0) }
 }
 
-func nowNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+/// Monotonic nanoseconds.
+public func nowNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
 /// A line of progress on stderr (stdout carries only the report).
-func progress(_ line: String) {
+public func progress(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
