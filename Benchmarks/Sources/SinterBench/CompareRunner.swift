@@ -2,6 +2,7 @@
 import BenchKit
 import Foundation
 import Logging
+import SyntheticData
 import TelemetryModel
 
 /// Runs `compare`: for each store, ingest to N, 10×N, 100×N records (each step adding what is
@@ -132,7 +133,7 @@ public struct CompareRunner: Sendable {
         let disk = try await store.diskUsage()
 
         // Queries.
-        var random = SplitMix(seed: c.seed &+ UInt64(scale))
+        var random = SeededRandom(seed: c.seed &+ UInt64(scale))   // reproducible query offsets
         let m = dataset.machines.count
         let queries = c.latestQueries + c.rangeQueries + 2 * c.aggregateQueries
         progress.begin("\(label) queries at ×\(scale)", total: queries)
@@ -195,18 +196,5 @@ public struct CompareRunner: Sendable {
         progress.end("\(grouped(r.bytesPerFrame)) B/frame; latest p50 \(ms(r.latestMs.p50)) ms; range p50 \(ms(r.rangeMs.p50)) / p99 \(ms(r.rangeMs.p99)) ms; "
                      + "day stats \(ms(r.statisticsMs?.p50)) ms; week series \(ms(r.seriesMs?.p50)) ms")
         return Step(result: r, aggregate: aggregate, series: series)
-    }
-}
-
-/// SplitMix64: seeded, reproducible query offsets.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import TelemetryModel
 
@@ -61,32 +62,11 @@ extension Request {
 
 extension Parameters {
     /// A path parameter with its percent-encoding undone (`dmls-01%401795…` is `dmls-01@1795…`,
-    /// as browsers' `encodeURIComponent` sends it); malformed escapes are left as they are, so
-    /// the validation that follows names them.
+    /// as browsers' `encodeURIComponent` sends it); a malformed escape leaves the text as it is,
+    /// so the validation that follows names it.
     func decoded(_ name: String) -> String {
         let raw = self.get(name) ?? ""
-        guard raw.utf8.contains(UInt8(ascii: "%")) else { return raw }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(raw.utf8.count)
-        var input = Array(raw.utf8)[...]
-        func hex(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        while let c = input.popFirst() {
-            if c == UInt8(ascii: "%"), input.count >= 2, let high = hex(input[input.startIndex]),
-               let low = hex(input[input.startIndex + 1]) {
-                bytes.append(high << 4 | low)
-                input = input.dropFirst(2)
-            } else {
-                bytes.append(c)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        return raw.removingPercentEncoding ?? raw
     }
 
     /// The machine id in the path, validated before it touches anything (400 otherwise).

@@ -213,11 +213,6 @@
     schedule("plots");
   }
 
-  function frameFromJSON(rec) {
-    if (!rec.frame) return null;
-    return { width: rec.frame.width, height: rec.frame.height, data: Float32Array.from(rec.frame.data, (v) => v === null ? NaN : v) };
-  }
-
   async function fetchFrame(rec) {
     if (!rec.has_frame) return null;
     const response = await api(`/api/v1/records/${encodeURIComponent(rec.id)}`, { headers: { Accept: "application/octet-stream" } });
@@ -232,10 +227,11 @@
   async function showLatest() {
     const id = state.selected;
     if (!id) return;
-    const rec = await getJSON(`${machinePath(id)}/latest?include=frame`);
+    const rec = await getJSON(`${machinePath(id)}/latest`);
+    const frame = await fetchFrame(rec);
     if (id !== state.selected || state.mode !== "live") return;
     noteRecord(rec);
-    setCurrent(rec, frameFromJSON(rec));
+    setCurrent(rec, frame);
   }
 
   async function showRecord(rec) {
