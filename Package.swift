@@ -51,11 +51,14 @@ let package = Package(
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         // CRC32C (Castagnoli) with the SSE4.2 instruction where the CPU has it.
         .target(name: "CRC32C"),
+        // The one file layer of every durable file (store, alert log, spool, dead letters): POSIX calls
+        // behind a protocol, and the fault-injecting file system the power-loss and I/O-error tests use.
+        .target(name: "DurableFiles", swiftSettings: swiftSettings),
         // The store: one public façade (`TelemetryStore`), formats documented in Storage/Format/.
         .target(
             name: "StorageEngine",
             dependencies: [
-                "TelemetryModel", "CLZ4", "CRC32C",
+                "TelemetryModel", "CLZ4", "CRC32C", "DurableFiles",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,3 +1,4 @@
+package import DurableFiles
 public import TelemetryModel
 
 /// How a ``TelemetryStore`` trades durability, block size, partitioning and retention.
@@ -44,6 +45,10 @@ public struct StoreConfiguration: Sendable {
     /// Called after every WAL fsync with how long it took, on the writer's thread; keep it cheap
     /// (the server feeds a latency histogram). Default: nothing.
     public var walSyncObserver: (@Sendable (Duration) -> Void)? = nil
+
+    /// The file system the store's files live on: the real one, or (in tests) a
+    /// fault-injecting one that simulates power cuts and I/O errors.
+    package var fileSystem: any DurableFileSystem = PosixFileSystem()
 
     public init() {}
 

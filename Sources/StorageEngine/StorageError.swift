@@ -30,6 +30,12 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         public static let unsupportedFormat = Code("unsupported_format")
         /// An operating-system call failed (errno in the message).
         public static let io = Code("io")
+        /// The disk is full: the write was undone and nothing acknowledged is affected; it
+        /// succeeds again once space is freed.
+        public static let noSpace = Code("no_space")
+        /// An earlier I/O failure (a failed fsync, a write whose result on disk is unknown) stopped
+        /// the store: it refuses every write until it is reopened, which recovers from what is durable.
+        public static let storeFailed = Code("store_failed")
         /// The request is not valid (bad argument, bad record).
         public static let invalidArgument = Code("invalid_argument")
         /// The store was closed.

@@ -60,16 +60,16 @@ public final class TelemetryStore: Sendable {
     public static func open(at directory: String, configuration: StoreConfiguration = StoreConfiguration(),
                             logger: Logger = Logger(label: "sinter.store")) throws -> TelemetryStore {
         let configuration = try configuration.validated()
-        try FileSystem.makeDirectories(directory)
-        try FileSystem.makeDirectory(directory + "/" + FileNames.walDirectory)
-        try FileSystem.makeDirectory(directory + "/" + FileNames.segmentDirectory)
-        let lockFile = try FileHandle.open(directory + "/" + FileNames.lock, name: FileNames.lock, create: true)
+        let files = StoreFiles(configuration.fileSystem)
+        try files.makeDirectories(directory + "/" + FileNames.walDirectory)
+        try files.makeDirectories(directory + "/" + FileNames.segmentDirectory)
+        let lockFile = try files.open(directory + "/" + FileNames.lock, name: FileNames.lock, create: true)
         guard lockFile.lockExclusive() else {
             throw StorageError(.locked, "the store in \(directory) is open in another process (\(FileNames.lock) is locked)")
         }
         let started = monotonicNanoseconds()
         var problems: [StorageError] = []
-        let manifestExisted = FileSystem.exists(directory + "/" + FileNames.manifest)
+        let manifestExisted = files.exists(directory + "/" + FileNames.manifest)
         let manifest = try StoreWriter.loadManifest(directory: directory, configuration: configuration, problems: &problems, logger: logger)
         let state = SharedStateBox()
         state.withLock { s in for p in problems { s.report(p) } }
@@ -217,15 +217,37 @@ public final class TelemetryStore: Sendable {
     /// Finishes pending appends, syncs the WAL and closes the store. Later calls fail with `.closed`.
     public func close() async throws {
         defer { lockFile.unlock() }
-        try await onWriter { [state] writer in
-            state.withLock { $0.isClosed = true }
-            if writer.walDirty { try writer.syncWAL() }
-            try writer.flushIndexes()
-            writer.wal = nil
+        var closeError: (any Error)?
+        do {
+            try await onWriter { [state] writer in
+                state.withLock { $0.isClosed = true }
+                defer { writer.wal = nil }
+                // A failed store has nothing to flush: what is durable is what reopening recovers.
+                if let failure = writer.failure { throw failure }
+                if writer.walDirty { try writer.syncWAL() }
+                try writer.flushIndexes()
+            }
+        } catch {
+            closeError = error
         }
         // Appends that queued before the close flag was seen are failed, not left hanging.
         queue.sync { self.drain() }
+        if let closeError { throw closeError }
     }
+
+    /// The failure that stopped the store, or nil while it accepts writes.
+    ///
+    /// After a failed fsync, or a write that failed and could not be undone, the store is
+    /// fail-stop: every later append throws this error (code ``StorageError/Code/storeFailed``,
+    /// naming the file and the cause) and no WAL file is retired. Reads keep working. Closing
+    /// and reopening the store recovers everything that was acknowledged. A full disk alone
+    /// does not stop the store: that append fails with ``StorageError/Code/noSpace``, its
+    /// partial write is undone, and appends succeed again once space is freed.
+    ///
+    /// ```swift
+    /// if let failure = store.failure { logger.critical("store stopped", metadata: ["error": "\(failure)"]) }
+    /// ```
+    public var failure: StorageError? { state.withLock { $0.failure } }
 
     // MARK: Reading
 
@@ -416,7 +438,7 @@ public final class TelemetryStore: Sendable {
                     s.machines.values.reduce(0) { $0 + $1.head.count }, blocks, segmentIDs.count, s.counters)
         }
         return Statistics(machines: machines, records: records, unsealedRecords: unsealed, blocks: blocks, segments: segments,
-                          segmentBytes: FileSystem.directorySize(directory + "/" + FileNames.segmentDirectory),
-                          walBytes: FileSystem.directorySize(directory + "/" + FileNames.walDirectory), counters: counters)
+                          segmentBytes: writer.files.directorySize(directory + "/" + FileNames.segmentDirectory),
+                          walBytes: writer.files.directorySize(directory + "/" + FileNames.walDirectory), counters: counters)
     }
 }

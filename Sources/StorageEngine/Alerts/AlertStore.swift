@@ -1,6 +1,7 @@
 // The durable alert store: raise, acknowledge, resolve, query; one append-only log file.
 // Format: Storage/Format/alerts.md.
 public import Logging
+package import DurableFiles
 import Synchronization
 public import TelemetryModel
 
@@ -86,25 +87,33 @@ public final class AlertStore: Sendable {
     ///   - now: the clock for `raisedAt` (when the caller gives none), `acknowledgedAt` and `resolvedAt`.
     public static func open(at directory: String, logger: Logger = Logger(label: "sinter.alerts"),
                             now: @escaping @Sendable () -> Timestamp = { Timestamp.now }) throws(StorageError) -> AlertStore {
+        try open(at: directory, logger: logger, now: now, fileSystem: PosixFileSystem())
+    }
+
+    /// Opens the alert store on `fileSystem` (tests pass a fault-injecting one).
+    package static func open(at directory: String, logger: Logger = Logger(label: "sinter.alerts"),
+                             now: @escaping @Sendable () -> Timestamp = { Timestamp.now },
+                             fileSystem: any DurableFileSystem) throws(StorageError) -> AlertStore {
         do {
-            return try openLog(at: directory, logger: logger, now: now)
+            return try openLog(at: directory, logger: logger, now: now, files: StoreFiles(fileSystem))
         } catch {
             throw StorageError.wrap(error)
         }
     }
 
-    private static func openLog(at directory: String, logger: Logger, now: @escaping @Sendable () -> Timestamp) throws -> AlertStore {
+    private static func openLog(at directory: String, logger: Logger, now: @escaping @Sendable () -> Timestamp,
+                                files: StoreFiles) throws -> AlertStore {
         let started = monotonicNanoseconds()
-        try FileSystem.makeDirectories(directory)
-        let lockFile = try FileHandle.open(directory + "/" + FileNames.alertLock, name: FileNames.alertLock, create: true)
+        try files.makeDirectories(directory)
+        let lockFile = try files.open(directory + "/" + FileNames.alertLock, name: FileNames.alertLock, create: true)
         guard lockFile.lockExclusive() else {
             throw StorageError(.locked, "the alert store in \(directory) is already open (\(FileNames.alertLock) is locked)",
                                file: FileNames.alertLock)
         }
         let path = directory + "/" + FileNames.alertLog
-        try FileSystem.remove(directory + "/" + FileNames.alertLogTemporary)
-        if !FileSystem.exists(path) { try AlertLogFile.create(in: directory) }
-        let file = try FileHandle.open(path, name: FileNames.alertLog, create: false)
+        try files.remove(directory + "/" + FileNames.alertLogTemporary)
+        if !files.exists(path) { try AlertLogFile.create(in: directory, files: files) }
+        let file = try files.open(path, name: FileNames.alertLog, create: false)
         let bytes = try file.read(at: 0, count: Int(try file.size))
         let contents: AlertLogFile.Contents
         do {
@@ -341,13 +350,21 @@ public final class AlertStore: Sendable {
             try file.write(frame, at: log.size)
         } catch {
             // Nothing was acknowledged: cut back whatever part reached the file.
-            do { try file.truncate(to: log.size) } catch { fail(StorageError.wrap(error), log: &log) }
+            do {
+                try file.truncate(to: log.size)
+            } catch {
+                let failure = StorageError(.storeFailed,
+                                           "a write to \(FileNames.alertLog) failed and could not be undone; the alert store accepts no changes until it is reopened",
+                                           file: FileNames.alertLog, offset: log.size, cause: StorageError.wrap(error))
+                fail(failure, log: &log)
+                throw failure
+            }
             throw error
         }
         do {
             try file.sync()
         } catch {
-            let failure = StorageError(.io,
+            let failure = StorageError(.storeFailed,
                                        "fsync of \(FileNames.alertLog) failed; the alert store accepts no changes until it is reopened",
                                        file: FileNames.alertLog, offset: log.size, cause: StorageError.wrap(error))
             fail(failure, log: &log)
@@ -408,6 +425,10 @@ public final class AlertStore: Sendable {
     public func alert(id: AlertID) -> Alert? {
         table.withLock { $0.byID[id] }
     }
+
+    /// The failure that stopped the alert store (a failed fsync, a write it could not undo), or
+    /// nil while it accepts changes. Code ``StorageError/Code/storeFailed``; reopening recovers.
+    public var failure: StorageError? { log.withLock { $0.failure } }
 
     /// Damage found at open (skipped entries, with file offsets) and write failures since, oldest first.
     public var problems: [StorageError] { table.withLock { $0.problems } }

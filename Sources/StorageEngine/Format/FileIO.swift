@@ -1,79 +1,40 @@
-// Thin, throwing wrappers over the POSIX calls the store uses (pread/pwrite/fsync/rename).
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+// The store's files through the shared durable-file layer (Sources/DurableFiles): the same
+// calls, with errors as StorageError naming the file relative to the store directory.
+import DurableFiles
 
-/// An open file descriptor, closed when the last reference goes away.
+/// An open file of the store, closed when the last reference goes away.
 ///
-/// Readers keep a reference while they `pread`, so that retention can drop a segment while a
+/// Readers keep a reference while they read, so that retention can drop a segment while a
 /// query is still reading it: the descriptor (and the unlinked inode) live until the query ends.
 final class FileHandle: @unchecked Sendable {
-    let fd: Int32
+    let file: any DurableFile
     /// The path relative to the store directory, for messages.
     let name: String
 
-    private init(fd: Int32, name: String) {
-        self.fd = fd
+    init(file: any DurableFile, name: String) {
+        self.file = file
         self.name = name
-    }
-
-    deinit { close(fd) }
-
-    static func open(_ path: String, name: String, create: Bool, readOnly: Bool = false) throws -> FileHandle {
-        var flags = readOnly ? O_RDONLY : O_RDWR
-        flags |= O_CLOEXEC
-        if create { flags |= O_CREAT }
-        let fd = Glibc.open(path, flags, 0o644)
-        guard fd >= 0 else { throw StorageError.errno("open", name) }
-        return FileHandle(fd: fd, name: name)
     }
 
     var size: Int64 {
         get throws {
-            var st = stat()
-            guard fstat(fd, &st) == 0 else { throw StorageError.errno("fstat", name) }
-            return Int64(st.st_size)
+            do { return try file.size() } catch { throw StorageError.file(error, name) }
         }
     }
 
     /// Reads exactly `count` bytes at `offset`, or throws if the file is shorter.
     func read(at offset: Int64, count: Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        let got = out.withUnsafeMutableBytes { buffer -> Int in
-            var done = 0
-            while done < count {
-                let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return -1
-                }
-                if n == 0 { break }
-                done += n
-            }
-            return done
-        }
-        guard got >= 0 else { throw StorageError.errno("pread", name) }
-        guard got == count else {
-            throw StorageError(.corruptBlock, "file \(name) ends at \(offset + Int64(got)) but \(count) bytes were expected at offset \(offset)",
+        let bytes: [UInt8]
+        do { bytes = try file.read(at: offset, count: count) } catch { throw StorageError.file(error, name) }
+        guard bytes.count == count else {
+            throw StorageError(.corruptBlock, "file \(name) ends at \(offset + Int64(bytes.count)) but \(count) bytes were expected at offset \(offset)",
                                file: name, offset: offset)
         }
-        return out
+        return bytes
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StorageError.errno("pwrite", name)
-            }
-            done += n
-        }
+        do { try file.write(bytes, at: offset) } catch { throw StorageError.file(error, name, offset: offset) }
     }
 
     func write(_ bytes: [UInt8], at offset: Int64) throws {
@@ -81,89 +42,75 @@ final class FileHandle: @unchecked Sendable {
     }
 
     func sync() throws {
-        #if canImport(Darwin)
-        guard fsync(fd) == 0 else { throw StorageError.errno("fsync", name) }
-        #else
-        guard fdatasync(fd) == 0 else { throw StorageError.errno("fdatasync", name) }
-        #endif
+        do { try file.sync() } catch { throw StorageError.file(error, name) }
     }
 
     func truncate(to size: Int64) throws {
-        guard ftruncate(fd, off_t(size)) == 0 else { throw StorageError.errno("ftruncate", name) }
+        do { try file.truncate(to: size) } catch { throw StorageError.file(error, name, offset: size) }
     }
 
     /// Takes an exclusive advisory lock without waiting.
-    func lockExclusive() -> Bool { flock(fd, LOCK_EX | LOCK_NB) == 0 }
+    func lockExclusive() -> Bool { (try? file.tryLock()) ?? false }
 
-    func unlock() { _ = flock(fd, LOCK_UN) }
+    func unlock() { file.unlock() }
 }
 
-enum FileSystem {
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+/// The directory operations of the store on its file system (``StoreConfiguration/fileSystem``).
+struct StoreFiles: Sendable {
+    let fs: any DurableFileSystem
 
-    static func makeDirectory(_ path: String) throws {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw StorageError.errno("mkdir", path) }
+    init(_ fs: any DurableFileSystem) { self.fs = fs }
+
+    func open(_ path: String, name: String, create: Bool, readOnly: Bool = false) throws -> FileHandle {
+        let mode: OpenMode = readOnly ? .readOnly : (create ? .createIfMissing : .existing)
+        do { return FileHandle(file: try fs.open(path, mode: mode), name: name) } catch { throw StorageError.file(error, name) }
     }
 
-    /// Creates `path` and its parents.
-    static func makeDirectories(_ path: String) throws {
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            try makeDirectory(current)
-        }
+    func exists(_ path: String) -> Bool { fs.exists(path) }
+
+    func isDirectory(_ path: String) -> Bool { fs.isDirectory(path) }
+
+    func makeDirectory(_ path: String) throws {
+        do { try fs.makeDirectory(path) } catch { throw StorageError.file(error, path) }
     }
 
-    static func list(_ path: String) throws -> [String] {
-        guard let dir = opendir(path) else { throw StorageError.errno("opendir", path) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+    /// Creates `path` and its parents, fsyncing the parents whose entries changed.
+    func makeDirectories(_ path: String) throws {
+        do { try fs.makeDirectories(path) } catch { throw StorageError.file(error, error.path) }
     }
 
-    static func remove(_ path: String) throws {
-        if unlink(path) != 0 && errno != ENOENT { throw StorageError.errno("unlink", path) }
+    func list(_ path: String) throws -> [String] {
+        do { return try fs.list(path) } catch { throw StorageError.file(error, path) }
     }
 
-    static func rename(_ from: String, _ to: String) throws {
-        guard Glibc.rename(from, to) == 0 else { throw StorageError.errno("rename", to) }
+    func remove(_ path: String) throws {
+        do { try fs.remove(path) } catch { throw StorageError.file(error, path) }
+    }
+
+    func rename(_ from: String, _ to: String) throws {
+        do { try fs.rename(from, to: to) } catch { throw StorageError.file(error, to) }
     }
 
     /// fsyncs a directory so that creations, renames and deletions in it are durable.
-    static func syncDirectory(_ path: String) throws {
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw StorageError.errno("open directory", path) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw StorageError.errno("fsync directory", path) }
+    func syncDirectory(_ path: String) throws {
+        do { try fs.syncDirectory(path) } catch { throw StorageError.file(error, path) }
     }
 
-    static func readFile(_ path: String, name: String) throws -> [UInt8] {
-        let handle = try FileHandle.open(path, name: name, create: false, readOnly: true)
+    func readFile(_ path: String, name: String) throws -> [UInt8] {
+        let handle = try open(path, name: name, create: false, readOnly: true)
         return try handle.read(at: 0, count: Int(try handle.size))
     }
 
     /// Total bytes of the regular files in `path` (not recursive).
-    static func directorySize(_ path: String) -> Int64 {
-        guard let names = try? list(path) else { return 0 }
-        var total: Int64 = 0
-        for name in names {
-            var st = stat()
-            if stat(path + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { total += Int64(st.st_size) }
-        }
-        return total
-    }
+    func directorySize(_ path: String) -> Int64 { fs.directorySize(path) }
 }
 
 extension StorageError {
-    static func errno(_ call: String, _ name: String) -> StorageError {
-        let code = Glibc.errno
-        let text = String(cString: strerror(code))
-        return StorageError(.io, "\(call) failed for \(name): \(text) (errno \(code))", file: name)
+    /// A failed file-system call on `name`: `.noSpace` when the disk is full, else `.io`; the
+    /// message names the call, the file and errno's text.
+    static func file(_ error: FileError, _ name: String, offset: Int64? = nil) -> StorageError {
+        StorageError(error.isNoSpace ? .noSpace : .io,
+                     "\(error.callName) failed for \(name): \(error.reason)",
+                     file: name, offset: offset, cause: error)
     }
 }

@@ -68,14 +68,14 @@ struct Manifest: Sendable, Equatable {
     }
 
     /// Writes the manifest atomically into `directory`.
-    func write(to directory: String) throws {
+    func write(to directory: String, files: StoreFiles) throws {
         let temp = directory + "/" + FileNames.manifestTemp
-        let file = try FileHandle.open(temp, name: FileNames.manifestTemp, create: true)
+        let file = try files.open(temp, name: FileNames.manifestTemp, create: true)
         try file.truncate(to: 0)
         try file.write(encoded(), at: 0)
         try file.sync()
-        try FileSystem.rename(temp, directory + "/" + FileNames.manifest)
-        try FileSystem.syncDirectory(directory)
+        try files.rename(temp, directory + "/" + FileNames.manifest)
+        try files.syncDirectory(directory)
     }
 
     /// The end of the partition starting at `start` (exclusive), saturating at Int64.max.

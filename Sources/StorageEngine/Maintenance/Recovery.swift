@@ -7,11 +7,12 @@ extension StoreWriter {
     /// Loads or rebuilds the manifest.
     static func loadManifest(directory: String, configuration: StoreConfiguration, problems: inout [StorageError],
                              logger: Logger) throws -> Manifest {
+        let files = StoreFiles(configuration.fileSystem)
         let manifestPath = directory + "/" + FileNames.manifest
-        try? FileSystem.remove(directory + "/" + FileNames.manifestTemp)
-        if FileSystem.exists(manifestPath) {
+        try? files.remove(directory + "/" + FileNames.manifestTemp)
+        if files.exists(manifestPath) {
             do {
-                let bytes = try FileSystem.readFile(manifestPath, name: FileNames.manifest)
+                let bytes = try files.readFile(manifestPath, name: FileNames.manifest)
                 return try bytes.withUnsafeBytes { (raw) in try Manifest(decoding: raw) }
             } catch let error as StorageError where error.code != .io && error.code != .unsupportedFormat {
                 logger.error("manifest damaged, rebuilding from segment files", metadata: ["error": "\(error)"])
@@ -22,11 +23,11 @@ extension StoreWriter {
         var manifest = Manifest(partitionDuration: configuration.partitionDuration.nanoseconds)
         let segmentDirectory = directory + "/" + FileNames.segmentDirectory
         var maxID: UInt32 = 0
-        for name in try FileSystem.list(segmentDirectory) {
+        for name in try files.list(segmentDirectory) {
             guard let id = FileNames.parseSegment(name) else { continue }
             maxID = max(maxID, id)
             let fileName = FileNames.segment(id)
-            guard let file = try? FileHandle.open(directory + "/" + fileName, name: fileName, create: false, readOnly: true),
+            guard let file = try? files.open(directory + "/" + fileName, name: fileName, create: false, readOnly: true),
                   let prefix = try? file.read(at: 0, count: SegmentPartition.dataStart),
                   let partition = try? prefix.withUnsafeBytes({ (raw) throws in
                       try SegmentPartition(decodingSegmentPrefix: raw, file: fileName)
@@ -39,9 +40,9 @@ extension StoreWriter {
             manifest.segments.append(SegmentInfo(id: id, partitionStart: partition.start))
         }
         manifest.nextSegmentID = maxID + 1
-        let walNumbers = (try FileSystem.list(directory + "/" + FileNames.walDirectory)).compactMap(FileNames.parseWAL)
+        let walNumbers = (try files.list(directory + "/" + FileNames.walDirectory)).compactMap(FileNames.parseWAL)
         manifest.walStart = walNumbers.min() ?? 1
-        try manifest.write(to: directory)
+        try manifest.write(to: directory, files: files)
         return manifest
     }
 
@@ -52,7 +53,7 @@ extension StoreWriter {
         for info in manifest.segments {
             let segmentName = FileNames.segment(info.id), indexName = FileNames.index(info.id)
             do {
-                let file = try FileHandle.open(path(segmentName), name: segmentName, create: false)
+                let file = try files.open(path(segmentName), name: segmentName, create: false)
                 let size = try file.size
                 _ = try file.read(at: 0, count: SegmentPartition.dataStart).withUnsafeBytes { (raw) throws in
                     try SegmentPartition(decodingSegmentPrefix: raw, file: segmentName)
@@ -96,7 +97,7 @@ extension StoreWriter {
                     // After index damage nothing proves these bytes worthless: keep them, append after them.
                     end = size
                 }
-                var indexFile = try FileHandle.open(path(indexName), name: indexName, create: true)
+                var indexFile = try files.open(path(indexName), name: indexName, create: true)
                 var indexSize = try indexFile.size
                 if rewriteIndex {
                     // The blocks the new index points at may so far live only in the page cache
@@ -107,13 +108,13 @@ extension StoreWriter {
                     var bytes = FileHeader(kind: .index, number: UInt64(info.id)).encoded()
                     ChecksummedFrame.append(entries, to: &bytes) { $0.encode(into: &$1) }
                     let temporary = indexName + ".tmp"
-                    let fresh = try FileHandle.open(path(temporary), name: temporary, create: true)
+                    let fresh = try files.open(path(temporary), name: temporary, create: true)
                     try fresh.truncate(to: 0)
                     try fresh.write(bytes, at: 0)
                     try fresh.sync()
-                    try FileSystem.rename(path(temporary), path(indexName))
-                    try FileSystem.syncDirectory(path(FileNames.segmentDirectory))
-                    indexFile = try FileHandle.open(path(indexName), name: indexName, create: false)
+                    try files.rename(path(temporary), path(indexName))
+                    try files.syncDirectory(path(FileNames.segmentDirectory))
+                    indexFile = try files.open(path(indexName), name: indexName, create: false)
                     indexSize = Int64(bytes.count)
                 }
                 segments[info.id] = SegmentWriter(segment: segment, index: indexFile, segmentSize: end, indexSize: indexSize)
@@ -133,10 +134,10 @@ extension StoreWriter {
     /// Throws when the index is damaged in the middle (the caller rebuilds it).
     private func loadIndex(id: UInt32, segmentSize: Int64) throws -> [IndexEntry] {
         let name = FileNames.index(id)
-        guard FileSystem.exists(path(name)) else {
+        guard files.exists(path(name)) else {
             throw StorageError(.corruptIndex, "index file \(name) is missing", file: name)
         }
-        let bytes = try FileSystem.readFile(path(name), name: name)
+        let bytes = try files.readFile(path(name), name: name)
         var entries: [IndexEntry] = []
         let end = try bytes.withUnsafeBytes { (raw) -> ChecksummedFrame.End in
             do {
@@ -179,7 +180,7 @@ extension StoreWriter {
             validEnd = min(validEnd, FileHeader.size + kept.count)
         }
         if validEnd < bytes.count {
-            let file = try FileHandle.open(path(name), name: name, create: false)
+            let file = try files.open(path(name), name: name, create: false)
             try file.truncate(to: Int64(validEnd))
             try file.sync()
             logger.info("truncated torn index tail", metadata: ["segment.id": "\(FileNames.segmentName(id))", "offset": "\(validEnd)"])
@@ -249,11 +250,11 @@ extension StoreWriter {
     func replayWAL() throws -> Int {
         let walDirectory = path(FileNames.walDirectory)
         var numbers: [UInt64] = []
-        for name in try FileSystem.list(walDirectory) {
-            if name.hasSuffix(".wal.tmp") { try FileSystem.remove(walDirectory + "/" + name) }
+        for name in try files.list(walDirectory) {
+            if name.hasSuffix(".wal.tmp") { try files.remove(walDirectory + "/" + name) }
             guard let n = FileNames.parseWAL(name) else { continue }
             if n < manifest.walStart {
-                try FileSystem.remove(walDirectory + "/" + name)
+                try files.remove(walDirectory + "/" + name)
             } else {
                 numbers.append(n)
             }
@@ -263,7 +264,7 @@ extension StoreWriter {
         var restored = 0
         for n in numbers {
             let name = FileNames.wal(n)
-            let bytes = try FileSystem.readFile(path(name), name: name)
+            let bytes = try files.readFile(path(name), name: name)
             var records: [IngestRecord] = []
             var damage: [ChecksummedFrame.Damage] = []
             var undecodable: [ChecksummedFrame.Damage] = []
@@ -299,7 +300,7 @@ extension StoreWriter {
                                            file: name, offset: Int64(first.offset))
                 logger.error("WAL damaged", metadata: ["wal.number": "\(n)", "error": "\(problem)"])
                 state.withLock { $0.report(problem) }
-                try? FileSystem.rename(path(name), path(name) + ".corrupt")
+                try? files.rename(path(name), path(name) + ".corrupt")
             }
             var accepted: [IngestRecord] = []
             do {
@@ -326,26 +327,26 @@ extension StoreWriter {
     func removeOrphanSegments() throws {
         let known = Set(manifest.segments.map(\.id))
         let horizon = configuration.retention.map { configuration.now().nanoseconds &- $0.nanoseconds }
-        for name in try FileSystem.list(path(FileNames.segmentDirectory)) {
+        for name in try files.list(path(FileNames.segmentDirectory)) {
             if name.hasSuffix(".tmp") {
-                try FileSystem.remove(path(FileNames.segmentDirectory + "/" + name))
+                try files.remove(path(FileNames.segmentDirectory + "/" + name))
                 continue
             }
             let id = FileNames.parseSegment(name) ?? (name.hasSuffix(".idx") ? UInt32(name.dropLast(4)) : nil)
             guard let id, !known.contains(id) else { continue }
             var dead = id >= manifest.nextSegmentID
             if !dead, let horizon,
-               let file = try? FileHandle.open(path(FileNames.segment(id)), name: name, create: false, readOnly: true),
+               let file = try? files.open(path(FileNames.segment(id)), name: name, create: false, readOnly: true),
                let prefix = try? file.read(at: 0, count: SegmentPartition.dataStart),
                let partition = try? prefix.withUnsafeBytes({ try SegmentPartition(decodingSegmentPrefix: $0, file: name) }) {
                 dead = partition.start.addingReportingOverflow(partition.duration).overflow ? false : partition.start + partition.duration <= horizon
             }
-            if !dead && name.hasSuffix(".idx") && !FileSystem.exists(path(FileNames.segment(id))) {
+            if !dead && name.hasSuffix(".idx") && !files.exists(path(FileNames.segment(id))) {
                 dead = true  // an index without its segment holds nothing
             }
             if dead {
                 logger.info("removing orphan segment file", metadata: ["file": "\(name)"])
-                try FileSystem.remove(path(FileNames.segmentDirectory + "/" + name))
+                try files.remove(path(FileNames.segmentDirectory + "/" + name))
             } else if name.hasSuffix(".seg") {
                 state.withLock {
                     $0.report(StorageError(.corruptManifest, "segment file \(FileNames.segment(id)) is not in the manifest and was left alone; to adopt it, stop the store and delete MANIFEST (it is rebuilt from the segment files)",

@@ -105,6 +105,8 @@ struct MachineState: Sendable {
 struct SharedState: Sendable {
     var machines: [MachineID: MachineState] = [:]
     var isClosed = false
+    /// The failure that stopped the writer (see ``StoreWriter/fail(_:_:)``).
+    var failure: StorageError?
     /// Problems found since open (corruption, failed seals), newest last, at most 100.
     var problems: [StorageError] = []
     var counters = StoreCounters()

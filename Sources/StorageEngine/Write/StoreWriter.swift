@@ -24,6 +24,7 @@ final class StoreWriter: @unchecked Sendable {
     let configuration: StoreConfiguration
     let logger: Logger
     let state: SharedStateBox
+    let files: StoreFiles
     var manifest: Manifest
     var segments: [UInt32: SegmentWriter] = [:]
     var segmentByPartition: [Int64: UInt32] = [:]
@@ -32,7 +33,9 @@ final class StoreWriter: @unchecked Sendable {
     var walSize: Int64 = 0
     var walDirty = false
     var syncScheduled = false
-    /// Set when an fsync failed: the WAL's state on disk is unknown, so no more writes are accepted.
+    /// Set when an fsync failed, or a write failed and could not be undone: what is on disk is
+    /// unknown, so no more writes are accepted (fail-stop) and no WAL file is retired until the
+    /// store is reopened and recovers from what is durable.
     var failure: StorageError?
     /// Decoded timestamps of recently checked blocks, for duplicate checks below a machine's newest sealed record.
     private var blockTimestampCache: [BlockKey: Set<Int64>] = [:]
@@ -56,6 +59,7 @@ final class StoreWriter: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.state = state
+        self.files = StoreFiles(configuration.fileSystem)
         self.manifest = manifest
     }
 
@@ -134,7 +138,9 @@ final class StoreWriter: @unchecked Sendable {
         do {
             try wal.write(buffer, at: start)
         } catch {
-            try? wal.truncate(to: start)
+            // Nothing was acknowledged. Cut back what reached the file; if even that fails, the
+            // WAL's tail is unknown and the store stops.
+            do { try wal.truncate(to: start) } catch { throw fail(error, "undoing a failed WAL write") }
             throw error
         }
         walSize += Int64(buffer.count)
@@ -153,8 +159,7 @@ final class StoreWriter: @unchecked Sendable {
         do {
             try wal.sync()
         } catch {
-            failure = StorageError(.io, "WAL fsync failed; the store accepts no more writes until reopened", cause: StorageError.wrap(error))
-            throw error
+            throw fail(error, "the WAL fsync")
         }
         let elapsed = monotonicNanoseconds() - t0
         walDirty = false
@@ -190,6 +195,7 @@ final class StoreWriter: @unchecked Sendable {
 
     /// Seals every head that holds at least `blockSize` records.
     func sealFullHeads() {
+        guard failure == nil else { return }
         let full = state.withLock { s in s.machines.values.filter { $0.head.count >= configuration.blockSize }.map(\.id) }
         guard !full.isEmpty else { return }
         seal(machines: full, all: false)
@@ -266,7 +272,12 @@ final class StoreWriter: @unchecked Sendable {
             // The records stay in their heads and in the WAL: nothing is lost, sealing is retried later.
             for (id, size) in before {
                 guard let writer = segments[id] else { continue }
-                try? writer.segment.file.truncate(to: size)
+                do {
+                    try writer.segment.file.truncate(to: size)
+                } catch {
+                    report(fail(error, "undoing a failed block write"), "sealing blocks failed")
+                    return
+                }
                 writer.segmentSize = size
             }
             report(error, "sealing blocks failed")
@@ -283,10 +294,11 @@ final class StoreWriter: @unchecked Sendable {
     /// WAL, and a crash only leaves unindexed bytes at segment ends for the next open to index
     /// again or cut off.
     func flushIndexes() throws {
+        if let failure { throw failure }
         guard !pendingIndexEntries.isEmpty else { return }
         for id in pendingIndexEntries.keys {
             guard let writer = segments[id] else { continue }
-            try writer.segment.file.sync()
+            do { try writer.segment.file.sync() } catch { throw fail(error, "a segment fsync") }
         }
         for (id, list) in pendingIndexEntries.sorted(by: { $0.key < $1.key }) {
             guard let writer = segments[id] else { continue }
@@ -294,7 +306,7 @@ final class StoreWriter: @unchecked Sendable {
             ChecksummedFrame.append(list, to: &buffer) { $0.encode(into: &$1) }
             // A failed write or sync leaves indexSize alone: the retry overwrites the same bytes.
             try writer.index.write(buffer, at: writer.indexSize)
-            try writer.index.sync()
+            do { try writer.index.sync() } catch { throw fail(error, "an index fsync") }
             writer.indexSize += Int64(buffer.count)
             pendingIndexEntries[id] = nil
         }
@@ -305,17 +317,21 @@ final class StoreWriter: @unchecked Sendable {
         if let id = segmentByPartition[start], let writer = segments[id] { return writer }
         let id = manifest.nextSegmentID
         let segmentName = FileNames.segment(id), indexName = FileNames.index(id)
-        let segmentFile = try FileHandle.open(path(segmentName), name: segmentName, create: true)
-        let indexFile = try FileHandle.open(path(indexName), name: indexName, create: true)
+        let segmentFile = try files.open(path(segmentName), name: segmentName, create: true)
+        let indexFile = try files.open(path(indexName), name: indexName, create: true)
         try segmentFile.truncate(to: 0)
         try indexFile.truncate(to: 0)
         var segmentHead = FileHeader(kind: .segment, number: UInt64(id)).encoded()
         SegmentPartition(start: start, duration: manifest.partitionDuration).append(to: &segmentHead)
         try segmentFile.write(segmentHead, at: 0)
         try indexFile.write(FileHeader(kind: .index, number: UInt64(id)).encoded(), at: 0)
-        try segmentFile.sync()
-        try indexFile.sync()
-        try FileSystem.syncDirectory(path(FileNames.segmentDirectory))
+        do {
+            try segmentFile.sync()
+            try indexFile.sync()
+            try files.syncDirectory(path(FileNames.segmentDirectory))
+        } catch {
+            throw fail(error, "creating segment \(FileNames.segmentName(id))")
+        }
         var next = manifest
         next.generation += 1
         next.nextSegmentID = id + 1
@@ -337,20 +353,34 @@ final class StoreWriter: @unchecked Sendable {
     /// Sealed records are durable in their segments and unsealed ones are copied forward, so
     /// after this the older WAL files hold nothing that is needed.
     func checkpoint() throws {
+        if let failure { throw failure }
         try flushIndexes()
         let number = max(walNumber + 1, manifest.walStart)
         let name = FileNames.wal(number)
         // Written under a temporary name and renamed, so a crash never leaves a half-made WAL file.
         let temporary = FileNames.walTemporary(number)
-        let file = try FileHandle.open(path(temporary), name: temporary, create: true)
-        try file.truncate(to: 0)
         var buffer = FileHeader(kind: .wal, number: number).encoded()
         let heads = state.withLock { s in s.machines.values.flatMap { $0.head.values } }
         ChecksummedFrame.append(heads.sorted(by: { $0.timestamp < $1.timestamp }), to: &buffer) { $0.encode(into: &$1) }
-        try file.write(buffer, at: 0)
-        try file.sync()
-        try FileSystem.rename(path(temporary), path(name))
-        try FileSystem.syncDirectory(path(FileNames.walDirectory))
+        let file: FileHandle
+        do {
+            // A failure up to the rename leaves the current WAL in charge: the checkpoint is
+            // simply retried later (the temporary file is removed now or at the next open).
+            file = try files.open(path(temporary), name: temporary, create: true)
+            try file.truncate(to: 0)
+            try file.write(buffer, at: 0)
+        } catch {
+            try? files.remove(path(temporary))
+            throw error
+        }
+        do { try file.sync() } catch { throw fail(error, "the fsync of a new WAL file") }
+        do {
+            try files.rename(path(temporary), path(name))
+        } catch {
+            try? files.remove(path(temporary))
+            throw error
+        }
+        do { try files.syncDirectory(path(FileNames.walDirectory)) } catch { throw fail(error, "the WAL directory fsync") }
         var next = manifest
         next.generation += 1
         next.walStart = number
@@ -361,8 +391,8 @@ final class StoreWriter: @unchecked Sendable {
         walSize = Int64(buffer.count)
         walSizeAfterCheckpoint = walSize
         walDirty = false
-        for old in (try? FileSystem.list(path(FileNames.walDirectory))) ?? [] {
-            if let n = FileNames.parseWAL(old), n < number { try? FileSystem.remove(path(FileNames.walDirectory + "/" + old)) }
+        for old in (try? files.list(path(FileNames.walDirectory))) ?? [] {
+            if let n = FileNames.parseWAL(old), n < number { try? files.remove(path(FileNames.walDirectory + "/" + old)) }
         }
         logger.debug("wal checkpointed", metadata: ["wal.number": "\(number)", "wal.records": "\(heads.count)"])
     }
@@ -399,11 +429,16 @@ final class StoreWriter: @unchecked Sendable {
             pendingIndexEntries[info.id] = nil
             segments[info.id] = nil
             segmentByPartition[info.partitionStart] = nil
-            try FileSystem.remove(path(FileNames.index(info.id)))
-            try FileSystem.remove(path(FileNames.segment(info.id)))
+            // Out of the manifest already: a file left behind is removed at the next open.
+            do {
+                try files.remove(path(FileNames.index(info.id)))
+                try files.remove(path(FileNames.segment(info.id)))
+            } catch {
+                report(error, "removing an expired segment failed")
+            }
             logger.info("partition dropped by retention", metadata: ["segment.id": "\(FileNames.segmentName(info.id))"])
         }
-        try FileSystem.syncDirectory(path(FileNames.segmentDirectory))
+        do { try files.syncDirectory(path(FileNames.segmentDirectory)) } catch { throw fail(error, "the segment directory fsync") }
         blockTimestampCache.removeAll()
         try checkpoint()
         return doomed.map(\.id)
@@ -413,13 +448,31 @@ final class StoreWriter: @unchecked Sendable {
     /// the directory fsync failed) while memory does not: the store then accepts no more writes
     /// until it is reopened, as after a failed WAL fsync.
     func writeManifest(_ next: Manifest) throws {
+        if let failure { throw failure }
         do {
-            try next.write(to: directory)
+            try next.write(to: directory, files: files)
         } catch {
-            failure = StorageError(.io, "writing the manifest failed; the store accepts no more writes until reopened",
-                                   cause: StorageError.wrap(error))
-            throw error
+            throw fail(error, "writing the manifest")
         }
+    }
+
+    /// Stops the writer after `error` in `what` (fail-stop) and returns the error to throw:
+    /// code `store_failed`, naming the file and the cause. Later writes get the same error
+    /// until the store is reopened; the first failure is kept.
+    @discardableResult
+    func fail(_ error: any Error, _ what: String) -> StorageError {
+        if let failure { return failure }
+        let cause = StorageError.wrap(error)
+        let failure = StorageError(.storeFailed,
+                                   "\(what) failed: \(cause.message); the store accepts no writes until it is reopened, which recovers everything acknowledged",
+                                   file: cause.file, offset: cause.offset, cause: cause)
+        self.failure = failure
+        logger.critical("store.failed", metadata: ["error": "\(cause)", "store.directory": "\(directory)"])
+        state.withLock {
+            $0.failure = failure
+            $0.report(failure)
+        }
+        return failure
     }
 
     func report(_ error: any Error, _ message: Logger.Message) {
