@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "StoreTool",
             dependencies: [
-                "StorageEngine", "TelemetryModel", "SyntheticData",
+                "StorageEngine", "TelemetryModel", "SyntheticData", "DurableFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "TelemetryModelTests", dependencies: ["TelemetryModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StorageEngineTests",
-            dependencies: ["StorageEngine", "TelemetryModel", "StoreTool", "SyntheticData", "CRC32C"],
+            dependencies: ["StorageEngine", "TelemetryModel", "StoreTool", "SyntheticData", "CRC32C", "DurableFiles"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -35,7 +35,7 @@ package final class FaultInjectingFileSystem: DurableFileSystem {
         case write, sync, truncate, create, rename, remove, makeDirectory, syncDirectory
     }
 
-    /// Fails the `occurrence`-th call (1-based, counted since the file system was made) at
+    /// Fails the `occurrence`-th call (1-based, counted from when the fault is injected) at
     /// `site` whose path contains `pathContains`, with `errno`; `persistent` fails every later
     /// matching call too until ``clearFaults()`` (a full disk), `shortWrite` writes half of the
     /// bytes before failing.
@@ -46,6 +46,8 @@ package final class FaultInjectingFileSystem: DurableFileSystem {
         package var persistent = false
         package var shortWrite = false
         package var pathContains: String? = nil
+        /// Matching calls seen so far.
+        var seen = 0
 
         package init(site: Site, occurrence: Int, errno: Int32, persistent: Bool = false, shortWrite: Bool = false,
                      pathContains: String? = nil) {
@@ -108,8 +110,11 @@ package final class FaultInjectingFileSystem: DurableFileSystem {
 
     let base = PosixFileSystem()
     let state = Mutex(State())
+    /// Whether syncs reach the real disk too (off: durability is simulated, and tests run fast).
+    let realSyncs: Bool
 
-    package init() {}
+    /// A fault-free file system; `realSyncs` passes syncs on to the disk as well.
+    package init(realSyncs: Bool = false) { self.realSyncs = realSyncs }
 
     // MARK: Control
 
@@ -146,9 +151,10 @@ package final class FaultInjectingFileSystem: DurableFileSystem {
                 let all = track.poisoned + track.undo
                 guard !all.isEmpty else { continue }
                 var keep = tornWrites ? Int.random(in: 0...all.count, using: &rng) : 0
+                // After a failed sync nothing of the unsynced writes is trusted to be on disk.
                 if !track.poisoned.isEmpty { keep = 0 }
                 for entry in all[keep...].reversed() { revert(entry, path: track.path) }
-                if tornWrites, keep < all.count {
+                if tornWrites, track.poisoned.isEmpty, keep < all.count {
                     let entry = all[keep]
                     let cut = Int.random(in: 0...entry.new.count, using: &rng)
                     if cut > 0 { rawWrite(Array(entry.new.prefix(cut)), at: entry.offset, path: track.path) }
@@ -175,9 +181,11 @@ package final class FaultInjectingFileSystem: DurableFileSystem {
                 throw FileError(operation(site), path: path, errno: EIO)
             }
         }
-        let n = s.counts[site]!
-        for fault in s.faults where fault.site == site && (fault.occurrence == n || (fault.persistent && n >= fault.occurrence)) {
-            if let part = fault.pathContains, !path.contains(part) { continue }
+        for i in s.faults.indices where s.faults[i].site == site {
+            if let part = s.faults[i].pathContains, !path.contains(part) { continue }
+            s.faults[i].seen += 1
+            let fault = s.faults[i]
+            guard fault.seen == fault.occurrence || (fault.persistent && fault.seen > fault.occurrence) else { continue }
             s.injected.append("\(fault) at \(path)")
             if fault.shortWrite && site == .write { return fault }
             throw FileError(operation(site), path: path, errno: fault.errno)
@@ -339,7 +347,7 @@ package final class FaultInjectingFileSystem: DurableFileSystem {
         try state.withLock { s throws(FileError) in
             do throws(FileError) {
                 _ = try enter(&s, .syncDirectory, path)
-                try base.syncDirectory(path)
+                if realSyncs { try base.syncDirectory(path) }
             } catch {
                 // The changes may or may not be on disk; a later sync cannot vouch for them.
                 for i in s.changes.indices where s.changes[i].change.directory == path { s.changes[i].poisoned = true }
@@ -374,7 +382,7 @@ package final class FaultInjectingFileSystem: DurableFileSystem {
             let path = track?.path ?? file.path
             do throws(FileError) {
                 _ = try enter(&s, .sync, path)
-                try file.sync()
+                if realSyncs { try file.sync() }
             } catch {
                 if let track {
                     track.poisoned += track.undo

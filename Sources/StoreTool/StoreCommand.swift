@@ -19,8 +19,9 @@ public struct StoreCommand: AsyncParsableCommand {
               sinter-store info --directory Storage/data
               sinter-store verify --directory Storage/data
               sinter-store crash-soak --kills 300 --directory /tmp/sinter-soak
+              sinter-store powerloss-soak --cuts 1000 --directory /tmp/sinter-powerloss
             """,
-        subcommands: [Info.self, Verify.self, Ingest.self, CrashSoakCommand.self, Demo.self])
+        subcommands: [Info.self, Verify.self, Ingest.self, CrashSoakCommand.self, PowerLossSoakCommand.self, Demo.self])
 
     public init() {}
 }
