@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(
             name: "TelemetryServerTests",
             dependencies: [
-                "TelemetryServer", "StorageEngine", "TelemetryModel", "SyntheticData",
+                "TelemetryServer", "StorageEngine", "TelemetryModel", "SyntheticData", "DurableFiles",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1010,6 +1010,21 @@ enum OpenAPIDocument {
                       }
                     }
                   },
+                  "503": {
+                    "description": "The store or the alert store stopped after an I/O failure (fail-stop: a failed fsync or a write it could not undo); `status` is `failed` and `error.code` is `store_failed`, naming the file and the cause. Writes are refused until the server is restarted, which recovers everything acknowledged.",
+                    "headers": {
+                      "X-Request-ID": {
+                        "$ref": "#/components/headers/X-Request-ID"
+                      }
+                    },
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Health"
+                        }
+                      }
+                    }
+                  },
                   "500": {
                     "$ref": "#/components/responses/InternalError"
                   }
@@ -1875,9 +1890,29 @@ enum OpenAPIDocument {
                     "type": "string",
                     "enum": [
                       "ok",
-                      "degraded"
+                      "degraded",
+                      "failed"
                     ],
-                    "description": "`degraded` when problems were found at open (see `problems`)."
+                    "description": "`degraded` when problems were found at open (see `problems`); `failed` (with HTTP 503 and `error`) when the store stopped after an I/O failure."
+                  },
+                  "error": {
+                    "type": "object",
+                    "description": "Why the store stopped (only with status `failed`): `code` `store_failed`, the message naming the file and the cause, `field` the file.",
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "properties": {
+                      "code": {
+                        "type": "string"
+                      },
+                      "message": {
+                        "type": "string"
+                      },
+                      "field": {
+                        "type": "string"
+                      }
+                    }
                   },
                   "uptime_s": {
                     "type": "number"
@@ -2035,7 +2070,7 @@ enum OpenAPIDocument {
                 }
               },
               "Unavailable": {
-                "description": "Overloaded (the ingest queue is full) or shutting down: retry after `Retry-After` seconds.",
+                "description": "Overloaded (the ingest queue is full), shutting down (`store_closed`) or the disk is full (`no_space`, nothing of the request was stored): retry after `Retry-After` seconds. `store_failed` (no `Retry-After`): the store stopped after an I/O failure and refuses writes until the server is restarted.",
                 "headers": {
                   "X-Request-ID": {
                     "$ref": "#/components/headers/X-Request-ID"

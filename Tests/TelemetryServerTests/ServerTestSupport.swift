@@ -30,10 +30,12 @@ struct TestServer {
     let alerts: AlertStore
     let context: ServerContext
 
-    init(_ label: String = #function, configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
+    init(_ label: String = #function, configure: (inout ServerConfiguration) -> Void = { _ in },
+         configureStore: (inout StoreConfiguration) -> Void = { _ in }) throws {
         directory = TemporaryDirectory(label)
         var storeConfiguration = StoreConfiguration()
         storeConfiguration.blockSize = 16
+        configureStore(&storeConfiguration)
         store = try TelemetryStore.open(at: directory.path, configuration: storeConfiguration, logger: quietLogger)
         alerts = try AlertStore.open(at: directory.path, logger: quietLogger)
         var configuration = ServerConfiguration()

@@ -386,7 +386,7 @@ final class StoreWriter: @unchecked Sendable {
         next.walStart = number
         try writeManifest(next)
         manifest = next
-        wal = file
+        wal = FileHandle(file: file.file, name: name)
         walNumber = number
         walSize = Int64(buffer.count)
         walSizeAfterCheckpoint = walSize

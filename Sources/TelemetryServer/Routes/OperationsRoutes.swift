@@ -18,14 +18,24 @@ struct OperationsRoutes {
     }
 
     /// 200 with the store's size and any problems found at open (status `degraded` when there
-    /// are some); 503 when the store no longer accepts writes.
+    /// are some); 503 with status `failed` and `{"error":{"code":"store_failed",…}}` naming the
+    /// file and the cause when the store or the alert store no longer accepts writes.
     func health() async throws -> Response {
         let store = server.store
         let (stats, problems) = try await server.blocking { (store.statistics(), store.problems) }
+        let failure = store.failure ?? server.alerts.failure
         let queue = server.gate.current
         var w = JSONWriter(capacity: 512)
         w.beginObject()
-        w.field("status", problems.isEmpty ? "ok" : "degraded")
+        w.field("status", failure != nil ? "failed" : problems.isEmpty ? "ok" : "degraded")
+        if let failure {
+            w.key("error")
+            w.beginObject()
+            w.field("code", "store_failed")
+            w.field("message", failure.message)
+            if let file = failure.file { w.field("field", file) }
+            w.endObject()
+        }
         w.field("uptime_s", Double((ContinuousClock.now - server.startedAt).components.seconds))
         w.field("machines", stats.machines)
         w.field("records", stats.records)
@@ -43,13 +53,15 @@ struct OperationsRoutes {
         for p in server.alerts.problems.prefix(100) { w.string(p.description) }
         w.endArray()
         w.endObject()
-        return QueryRoutes.json(w)
+        var response = QueryRoutes.json(w)
+        if failure != nil { response.status = .serviceUnavailable }
+        return response
     }
 
     func metrics() async throws -> Response {
         let store = server.store
         let (stats, problems) = try await server.blocking { (store.statistics(), store.problems.count) }
-        server.metrics.updateStore(stats, problems: problems)
+        server.metrics.updateStore(stats, problems: problems, failed: store.failure != nil || server.alerts.failure != nil)
         let queue = server.gate.current
         server.metrics.queueBytes.record(Double(queue.bytes))
         server.metrics.queueRequests.record(Double(queue.requests))

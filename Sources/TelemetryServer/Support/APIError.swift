@@ -77,7 +77,10 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     }
 
     /// Maps a store failure to a response: invalid arguments are the client's fault (422), a
-    /// closed store is 503, anything else is a 500 that names the store's own error code.
+    /// closed store is 503, a stopped store (`store_failed`, after a failed fsync) is 503 naming
+    /// the file and the cause until the server is restarted, a full disk (`no_space`) is 503 with
+    /// `Retry-After` (nothing was stored; retry once space is freed), anything else is a 500 that
+    /// names the store's own error code.
     static func storage(_ error: StorageError) -> APIError {
         switch error.code {
         case .invalidArgument:
@@ -85,6 +88,12 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
         case .closed:
             return APIError(.serviceUnavailable, code: "store_closed", message: "the store is shutting down; retry later",
                             headers: [.retryAfter: "5"])
+        case .storeFailed:
+            return APIError(.serviceUnavailable, code: "store_failed", message: error.message, field: error.file)
+        case .noSpace:
+            return APIError(.serviceUnavailable, code: "no_space",
+                            message: "\(error.message); nothing of this request was stored; retry once disk space is freed",
+                            field: error.file, headers: [.retryAfter: "30"])
         case .notFound:
             return APIError(.notFound, code: "not_found", message: error.message)
         case .conflict:

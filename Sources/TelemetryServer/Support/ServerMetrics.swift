@@ -26,6 +26,8 @@ final class ServerMetrics: Sendable {
     private let storeMachines: Metrics.Gauge
     private let compressionRatio: Metrics.Gauge
     private let storeProblems: Metrics.Gauge
+    /// 1 while the store or the alert store is stopped after an I/O failure (fail-stop), else 0.
+    private let storeFailed: Metrics.Gauge
 
     init() {
         registry = PrometheusCollectorRegistry()
@@ -51,6 +53,7 @@ final class ServerMetrics: Sendable {
         storeMachines = Metrics.Gauge(label: "sinter_store_machines", factory: factory)
         compressionRatio = Metrics.Gauge(label: "sinter_store_frame_compression_ratio", factory: factory)
         storeProblems = Metrics.Gauge(label: "sinter_store_problems", factory: factory)
+        storeFailed = Metrics.Gauge(label: "sinter_store_failed", factory: factory)
     }
 
     /// The request-latency histogram for one route, method and status.
@@ -61,7 +64,8 @@ final class ServerMetrics: Sendable {
     }
 
     /// Refreshes the store gauges from `statistics` (called on each scrape).
-    func updateStore(_ s: TelemetryStore.Statistics, problems: Int) {
+    func updateStore(_ s: TelemetryStore.Statistics, problems: Int, failed: Bool) {
+        storeFailed.record(failed ? 1 : 0)
         storeBytes.record(Double(s.segmentBytes))
         walBytes.record(Double(s.walBytes))
         storeRecords.record(Double(s.records))
