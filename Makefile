@@ -6,7 +6,7 @@ SOAK_KILLS ?= 300
 VENV := .venv
 PYTHON_TESTS := Tests/python
 
-.PHONY: all build test test-python browser venv deps bench-deps soak bench report bench-server bench-compare bench-check bench-sim bench-opcua bench-edge fuzz demo clean help
+.PHONY: all build test test-python browser venv deps bench-deps soak soak-powerloss bench report bench-server bench-compare bench-check bench-sim bench-opcua bench-edge fuzz demo clean help
 
 help: ## List the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -58,6 +58,10 @@ $(VENV)/.ready: $(PYTHON_TESTS)/requirements.txt
 soak: deps ## Crash soak: SOAK_KILLS SIGKILLs of an ingesting child, verifying the store after each
 	swift build -c release --product sinter-store
 	.build/release/sinter-store crash-soak --kills $(SOAK_KILLS) --directory /tmp/sinter-soak
+
+soak-powerloss: deps ## Simulated power cuts (POWERLOSS_CUTS, default 1000) at random points of a store + alert workload; prints cuts, acknowledged, lost
+	swift build -c release --product sinter-store
+	.build/release/sinter-store powerloss-soak --cuts $${POWERLOSS_CUTS:-1000} --directory /tmp/sinter-powerloss
 
 bench-deps: deps ## System packages the Benchmarks package needs (libsqlite3-dev)
 	@if ! pkg-config --exists sqlite3 2>/dev/null; then \

@@ -175,7 +175,7 @@ let package = Package(
         .target(
             name: "EdgeGateway",
             dependencies: [
-                "TelemetryModel", "OPCUA", "CRC32C",
+                "TelemetryModel", "OPCUA", "CRC32C", "DurableFiles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,28 +1,20 @@
 // Thin, throwing wrappers over the POSIX calls the spool uses, and little-endian byte helpers.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRC32C
+import DurableFiles
 
-/// An open file descriptor of the spool, closed by ``close()`` or when the last reference goes.
+/// An open file of the spool, through the shared durable-file layer (Sources/DurableFiles);
+/// closed by ``close()`` or when the last reference goes.
 final class SpoolFile {
-    let fd: Int32
+    let file: any DurableFile
     /// The name relative to the spool directory, for messages.
     let name: String
-    private var isOpen = true
 
-    private init(fd: Int32, name: String) {
-        self.fd = fd
+    private init(file: any DurableFile, name: String) {
+        self.file = file
         self.name = name
     }
 
-    deinit { if isOpen { _ = systemClose(fd) } }
-
-    /// How ``open(_:name:creating:)`` treats a missing or existing file.
+    /// How ``open(_:name:creating:fileSystem:)`` treats a missing or existing file.
     enum Creation {
         /// The file must exist.
         case no
@@ -34,64 +26,40 @@ final class SpoolFile {
         case truncating
     }
 
-    /// Opens `path` read-write (`O_CLOEXEC`).
-    static func open(_ path: String, name: String, creating: Creation = .no) throws(SpoolError) -> SpoolFile {
-        let extra: Int32 = switch creating {
-        case .no: 0
-        case .ifMissing: O_CREAT
-        case .exclusive: O_CREAT | O_EXCL
-        case .truncating: O_CREAT | O_TRUNC
+    /// Opens `path` read-write.
+    static func open(_ path: String, name: String, creating: Creation = .no,
+                     fileSystem: any DurableFileSystem = PosixFileSystem()) throws(SpoolError) -> SpoolFile {
+        let mode: OpenMode = switch creating {
+        case .no: .existing
+        case .ifMissing: .createIfMissing
+        case .exclusive: .createExclusive
+        case .truncating: .truncate
         }
-        let fd = systemOpen(path, O_RDWR | O_CLOEXEC | extra, 0o644)
-        guard fd >= 0 else { throw SpoolError.errno("open", name) }
-        return SpoolFile(fd: fd, name: name)
+        do throws(FileError) {
+            return SpoolFile(file: try fileSystem.open(path, mode: mode), name: name)
+        } catch {
+            throw SpoolError.file(error, name)
+        }
     }
 
-    func close() {
-        guard isOpen else { return }
-        isOpen = false
-        _ = systemClose(fd)
-    }
+    func close() { file.close() }
 
     func size() throws(SpoolError) -> Int {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SpoolError.errno("fstat", name) }
-        return Int(st.st_size)
+        do throws(FileError) { return Int(try file.size()) } catch { throw SpoolError.file(error, name) }
     }
 
     /// Reads up to `count` bytes at `offset`; fewer only at the end of the file.
     func read(at offset: Int, count: Int) throws(SpoolError) -> [UInt8] {
-        guard count > 0 else { return [] }
-        var failed = false
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var done = 0
-            while done < count {
-                let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failed = true
-                    break
-                }
-                if n == 0 { break }
-                done += n
-            }
-            initialized = failed ? 0 : done
+        do throws(FileError) {
+            return try file.read(at: Int64(offset), count: count)
+        } catch {
+            throw SpoolError.file(error, name, offset: offset)
         }
-        if failed { throw SpoolError.errno("pread", name, offset: offset) }
-        return bytes
     }
 
     /// Writes all of `bytes` at `offset`.
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SpoolError) {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SpoolError.errno("pwrite", name, offset: offset + done)
-            }
-            done += n
-        }
+        do throws(FileError) { try file.write(bytes, at: Int64(offset)) } catch { throw SpoolError.file(error, name, offset: offset) }
     }
 
     func write(_ bytes: [UInt8], at offset: Int) throws(SpoolError) {
@@ -108,108 +76,52 @@ final class SpoolFile {
 
     /// `fdatasync` (Linux) or `fsync` (Darwin).
     func sync() throws(SpoolError) {
-        #if canImport(Darwin)
-        guard fsync(fd) == 0 else { throw SpoolError.errno("fsync", name) }
-        #else
-        guard fdatasync(fd) == 0 else { throw SpoolError.errno("fdatasync", name) }
-        #endif
+        do throws(FileError) { try file.sync() } catch { throw SpoolError.file(error, name) }
     }
 
     func truncate(to size: Int) throws(SpoolError) {
-        guard ftruncate(fd, off_t(size)) == 0 else { throw SpoolError.errno("ftruncate", name, offset: size) }
+        do throws(FileError) { try file.truncate(to: Int64(size)) } catch { throw SpoolError.file(error, name, offset: size) }
     }
 
     /// Takes an exclusive advisory lock without waiting; `false` if someone else holds it.
     func lockExclusive() throws(SpoolError) -> Bool {
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
-        if errno == EWOULDBLOCK { return false }
-        throw SpoolError.errno("flock", name)
+        do throws(FileError) { return try file.tryLock() } catch { throw SpoolError.file(error, name) }
     }
 }
 
-/// Directory operations of the spool.
+/// Directory operations of the spool, through the shared durable-file layer.
 enum SpoolFileSystem {
-    /// Creates `path` and its parents.
-    static func makeDirectories(_ path: String) throws(SpoolError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw SpoolError.errno("mkdir", current) }
-        }
+    /// Creates `path` and its parents (the parents of new directories fsynced).
+    static func makeDirectories(_ path: String, fileSystem: any DurableFileSystem = PosixFileSystem()) throws(SpoolError) {
+        do throws(FileError) { try fileSystem.makeDirectories(path) } catch { throw SpoolError.file(error, error.path) }
     }
 
-    static func list(_ path: String) throws(SpoolError) -> [String] {
-        guard let dir = opendir(path) else { throw SpoolError.errno("opendir", path) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+    static func list(_ path: String, fileSystem: any DurableFileSystem = PosixFileSystem()) throws(SpoolError) -> [String] {
+        do throws(FileError) { return try fileSystem.list(path) } catch { throw SpoolError.file(error, path) }
     }
 
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    static func exists(_ path: String, fileSystem: any DurableFileSystem = PosixFileSystem()) -> Bool { fileSystem.exists(path) }
 
     /// Deletes `path`; a missing file is not an error.
-    static func remove(_ path: String, name: String) throws(SpoolError) {
-        if unlink(path) != 0 && errno != ENOENT { throw SpoolError.errno("unlink", name) }
+    static func remove(_ path: String, name: String, fileSystem: any DurableFileSystem = PosixFileSystem()) throws(SpoolError) {
+        do throws(FileError) { try fileSystem.remove(path) } catch { throw SpoolError.file(error, name) }
     }
 
-    static func rename(_ from: String, _ to: String, name: String) throws(SpoolError) {
-        guard systemRename(from, to) == 0 else { throw SpoolError.errno("rename", name) }
+    static func rename(_ from: String, _ to: String, name: String, fileSystem: any DurableFileSystem = PosixFileSystem()) throws(SpoolError) {
+        do throws(FileError) { try fileSystem.rename(from, to: to) } catch { throw SpoolError.file(error, name) }
     }
 
     /// fsyncs a directory so that creations, renames and deletions in it are durable.
-    static func syncDirectory(_ path: String) throws(SpoolError) {
-        let fd = systemOpen(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        guard fd >= 0 else { throw SpoolError.errno("open directory", path) }
-        defer { _ = systemClose(fd) }
-        guard fsync(fd) == 0 else { throw SpoolError.errno("fsync directory", path) }
+    static func syncDirectory(_ path: String, fileSystem: any DurableFileSystem = PosixFileSystem()) throws(SpoolError) {
+        do throws(FileError) { try fileSystem.syncDirectory(path) } catch { throw SpoolError.file(error, path) }
     }
 }
 
 extension SpoolError {
-    /// An `.io` error for the failed `call` on `name`, with errno's text.
-    static func errno(_ call: String, _ name: String, offset: Int? = nil) -> SpoolError {
-        let code = currentErrno()
-        let text = String(cString: strerror(code))
-        return SpoolError(.io, "\(call) failed for \(name): \(text) (errno \(code))", file: name, offset: offset)
+    /// An `.io` error for a failed file-system call on `name`, with errno's text.
+    static func file(_ error: FileError, _ name: String, offset: Int? = nil) -> SpoolError {
+        SpoolError(.io, "\(error.callName) failed for \(name): \(error.reason)", file: name, offset: offset)
     }
-}
-
-private func currentErrno() -> Int32 { errno }
-
-private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
-    #if canImport(Glibc)
-    Glibc.open(path, flags, mode)
-    #elseif canImport(Musl)
-    Musl.open(path, flags, mode)
-    #else
-    Darwin.open(path, flags, mode)
-    #endif
-}
-
-private func systemClose(_ fd: Int32) -> Int32 {
-    #if canImport(Glibc)
-    Glibc.close(fd)
-    #elseif canImport(Musl)
-    Musl.close(fd)
-    #else
-    Darwin.close(fd)
-    #endif
-}
-
-private func systemRename(_ from: String, _ to: String) -> Int32 {
-    #if canImport(Glibc)
-    Glibc.rename(from, to)
-    #elseif canImport(Musl)
-    Musl.rename(from, to)
-    #else
-    Darwin.rename(from, to)
-    #endif
 }
 
 // MARK: Bytes
