@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "sinter-sim", targets: ["sinter-sim"]),
         .library(name: "OPCUA", targets: ["OPCUA"]),
         .executable(name: "sinter-opcua", targets: ["sinter-opcua"]),
+        .library(name: "SinterHTTPClient", targets: ["SinterHTTPClient"]),
         .library(name: "EdgeGateway", targets: ["EdgeGateway"]),
         .executable(name: "sinter-edge", targets: ["sinter-edge"]),
         .library(name: "AnomalyDetection", targets: ["AnomalyDetection"]),
@@ -94,13 +95,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "sinter-server", dependencies: ["TelemetryServer"], swiftSettings: swiftSettings),
+        // The one HTTP client of Sinter's API (simulator, edge, detector): URL, token, timeouts, the batch codec, one retry policy.
+        .target(
+            name: "SinterHTTPClient",
+            dependencies: [
+                "TelemetryModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Simulated DMLS and FDM printers: heat model, state cycle, faults with ground-truth labels,
         // the HTTP output to sinter-server and seed 001's status endpoint.
         .target(
             name: "PrinterSimulation",
             dependencies: [
-                "TelemetryModel", "SyntheticData", "OPCUA",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "TelemetryModel", "SyntheticData", "OPCUA", "SinterHTTPClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -172,8 +183,7 @@ let package = Package(
         .target(
             name: "EdgeGateway",
             dependencies: [
-                "TelemetryModel", "OPCUA", "CRC32C",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "TelemetryModel", "OPCUA", "CRC32C", "SinterHTTPClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -187,7 +197,8 @@ let package = Package(
         .testTarget(
             name: "EdgeGatewayTests",
             dependencies: [
-                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C",
+                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C", "SinterHTTPClient", "TelemetryServer", "StorageEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -197,7 +208,7 @@ let package = Package(
         .target(
             name: "AnomalyDetection",
             dependencies: [
-                "TelemetryModel",
+                "TelemetryModel", "SinterHTTPClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
