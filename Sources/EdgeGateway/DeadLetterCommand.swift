@@ -43,6 +43,13 @@ struct DeadLetterCommand: AsyncParsableCommand {
         var json = false
 
         func run() throws {
+            let (output, problems) = try render()
+            print(output, terminator: "")
+            for problem in problems { FileHandle.standardError.write(Data("dead-letter: \(problem)\n".utf8)) }
+        }
+
+        /// What `run` prints (standard output), and the problems (standard error; in the output with --json).
+        func render() throws -> (output: String, problems: [String]) {
             try DeadLetterCommand.checkDirectory(spool)
             let (bytes, scan) = try DeadLetterCommand.read(spool)
             let path = spool + "/" + DeadLetterFormat.fileName
@@ -61,16 +68,16 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 }
                 let document: [String: Any] = ["file": path, "entries": entries, "problems": problems]
                 let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
-                return
+                return (String(decoding: data, as: UTF8.self) + "\n", [])
             }
+            var output = ""
             for entry in scan.entries {
                 let l = entry.letter
                 let field = l.error.field.map { " field \($0)" } ?? ""
-                print("\(l.sequence)  \(l.record.machineID.rawValue)  \(l.record.timestamp.rfc3339)  HTTP \(l.status) \(l.error.code)\(field): \(l.error.message)  (refused \(l.refusedAt.rfc3339))")
+                output += "\(l.sequence)  \(l.record.machineID.rawValue)  \(l.record.timestamp.rfc3339)  HTTP \(l.status) \(l.error.code)\(field): \(l.error.message)  (refused \(l.refusedAt.rfc3339))\n"
             }
-            for problem in problems { FileHandle.standardError.write(Data("dead-letter: \(problem)\n".utf8)) }
-            print("\(scan.entries.count) dead-lettered record\(scan.entries.count == 1 ? "" : "s") in \(path)")
+            output += "\(scan.entries.count) dead-lettered record\(scan.entries.count == 1 ? "" : "s") in \(path)\n"
+            return (output, problems)
         }
     }
 

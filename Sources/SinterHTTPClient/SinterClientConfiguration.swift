@@ -93,8 +93,8 @@ public struct RetryPolicy: Sendable {
         let text = value.trimmingCharacters(in: .whitespaces)
         guard !text.isEmpty else { return nil }
         if text.allSatisfy({ $0.isASCII && $0.isNumber }) {
-            guard let seconds = Int64(text.prefix(12)) else { return nil }
-            return .seconds(seconds)
+            // More than 12 digits (over 31 000 years) is "very long"; the policy caps it anyway.
+            return .seconds(Int64(text.count > 12 ? "999999999999" : text) ?? 0)
         }
         for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
             let formatter = DateFormatter()
