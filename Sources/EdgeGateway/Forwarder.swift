@@ -23,7 +23,9 @@ import TelemetryModel
 ///   records refused individually; each one is appended to the dead-letter file (fsynced)
 ///   before the cursor moves past it (`edge.record_dead_lettered`). The others are stored.
 ///
-/// The first failure of an outage and the recovery are logged once each.
+/// The first failure of an episode (`edge.server_unreachable` without an answer,
+/// `edge.server_not_accepting` with one) and the recovery (`edge.server_reachable`) are logged
+/// once each.
 struct Forwarder: Sendable {
     let spool: Spool
     let configuration: EdgeConfiguration
@@ -115,6 +117,7 @@ struct Forwarder: Sendable {
                 progress.attempt = 0
                 continue
             }
+            if Task.isCancelled { return }
             failed(reason, progress: &progress)
             if stopOnFailure { return }
             if !(await client.pause(attempt: &progress.attempt, retryAfter: reason.retryAfter)) { return }
@@ -211,7 +214,8 @@ struct Forwarder: Sendable {
         }
         if !progress.unreachable {
             progress.unreachable = true
-            logger.warning("edge.server_unreachable", metadata: [
+            // Once per episode: the server cannot be reached, or answers without taking the records.
+            logger.warning(reason.status == nil ? "edge.server_unreachable" : "edge.server_not_accepting", metadata: [
                 "server.url": "\(client.telemetryURL)", "error": "\(reason.message)", "retry.kind": "\(reason.kind.rawValue)",
             ])
         }
