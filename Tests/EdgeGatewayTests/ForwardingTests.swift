@@ -17,6 +17,8 @@ final class FakeServer: Sendable {
         var status: Int
         var body: String = #"{"error":{"code":"fake","message":"fake answer"}}"#
         var retryAfter: String?
+        /// How long the server takes to answer (a slow server, for timeouts).
+        var delay: Duration?
         static let created = Answer(status: 201, body: "")
     }
 
@@ -44,6 +46,7 @@ final class FakeServer: Sendable {
             let records = (try? FrameBatch.decode(Array(body.readableBytesView), allowReservedChannels: true)) ?? []
             requestSizes.withLock { $0.append(records.count) }
             let reply = answer.withLock { $0 }(records)
+            if let delay = reply.delay { try? await Task.sleep(for: delay) }
             if (200..<300).contains(reply.status) {
                 storedRecords.withLock { $0 += records }
                 let ids = records.map { "\"\($0.machineID.rawValue)@\($0.timestamp.nanoseconds)\"" }.joined(separator: ",")
@@ -177,6 +180,22 @@ struct ForwardingTests {
         await running.stop()
     }
 
+    @Test func aServerThatAnswersTooLateIsATimeoutAndTheRecordsStay() async throws {
+        let server = FakeServer { _ in FakeServer.Answer(status: 201, body: "", delay: .seconds(2)) }
+        await server.start()
+        var configuration = SinterClientConfiguration(baseURL: server.url)
+        configuration.requestTimeout = .milliseconds(100)
+        let client = SinterClient(configuration: configuration, logger: LogCapture().logger)
+        let outcome = await client.postRecords([record(0)])
+        guard case .retryable(let reason) = outcome else {
+            Issue.record("a timeout is retryable, got \(outcome)")
+            return
+        }
+        #expect(reason.kind == .timedOut && reason.status == nil && reason.isTransient)
+        await client.shutdown()
+        await server.stop()
+    }
+
     @Test func a413SplitsTheBatchUntilThePiecesFit() async throws {
         let dir = Directory()
         let server = FakeServer { records in records.count > 3 ? FakeServer.Answer(status: 413) : .created }
@@ -257,6 +276,28 @@ struct ForwardingTests {
         try await replay.run()
         #expect(try DeadLetterStore.read(directory: dir.path).scan.entries.isEmpty)
         #expect(encoded(server.stored) == encoded(good + [bad]))
+        await server.stop()
+    }
+
+    @Test func aRefusedRecordStaysInTheSpoolWhileTheDeadLetterFileCannotBeWritten() async throws {
+        let dir = Directory()
+        // A directory where the dead-letter file should be: opening it for writing fails (EISDIR).
+        try FileManager.default.createDirectory(atPath: dir.file("dead-letters"), withIntermediateDirectories: false)
+        let invalid = #"{"error":{"code":"invalid_value","message":"no"}}"#
+        let server = FakeServer { records in
+            records.contains { $0.machineID.rawValue == "dmls-bad" } ? FakeServer.Answer(status: 422, body: invalid) : .created
+        }
+        await server.start()
+        let records = [record(0), record(1, machine: "dmls-bad"), record(2)]
+        let log = LogCapture()
+        let running = try await start(dir, server: server.url, records: records, log: log)
+        #expect(await eventually { log.events("edge.dead_letter_failed").count >= 2 })
+        // The record before it is stored; it and everything after it stay spooled, in order.
+        #expect(encoded(server.stored) == encoded([record(0)]))
+        #expect(await running.spool.status.pendingRecords == 2)
+        #expect(running.status.value.rejected == 0 && running.status.value.deadLetters == 0)
+        #expect(running.status.value.lastHTTPError?.contains("dead-letter file not writable") == true)
+        await running.stop()
         await server.stop()
     }
 
