@@ -197,7 +197,7 @@ let package = Package(
         .testTarget(
             name: "EdgeGatewayTests",
             dependencies: [
-                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C", "SinterHTTPClient", "TelemetryServer", "StorageEngine",
+                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C", "SinterHTTPClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
