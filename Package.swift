@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "sinter-sim", targets: ["sinter-sim"]),
         .library(name: "OPCUA", targets: ["OPCUA"]),
         .executable(name: "sinter-opcua", targets: ["sinter-opcua"]),
+        .library(name: "SinterHTTPClient", targets: ["SinterHTTPClient"]),
         .library(name: "EdgeGateway", targets: ["EdgeGateway"]),
         .executable(name: "sinter-edge", targets: ["sinter-edge"]),
         .library(name: "AnomalyDetection", targets: ["AnomalyDetection"]),
@@ -97,13 +98,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "sinter-server", dependencies: ["TelemetryServer"], swiftSettings: swiftSettings),
+        // The one HTTP client of Sinter's API (simulator, edge, detector): URL, token, timeouts, the batch codec, one retry policy.
+        .target(
+            name: "SinterHTTPClient",
+            dependencies: [
+                "TelemetryModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Simulated DMLS and FDM printers: heat model, state cycle, faults with ground-truth labels,
         // the HTTP output to sinter-server and seed 001's status endpoint.
         .target(
             name: "PrinterSimulation",
             dependencies: [
-                "TelemetryModel", "SyntheticData", "OPCUA",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "TelemetryModel", "SyntheticData", "OPCUA", "SinterHTTPClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -175,8 +186,7 @@ let package = Package(
         .target(
             name: "EdgeGateway",
             dependencies: [
-                "TelemetryModel", "OPCUA", "CRC32C", "DurableFiles",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "TelemetryModel", "OPCUA", "CRC32C", "DurableFiles", "SinterHTTPClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -190,7 +200,8 @@ let package = Package(
         .testTarget(
             name: "EdgeGatewayTests",
             dependencies: [
-                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C",
+                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C", "SinterHTTPClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -200,7 +211,7 @@ let package = Package(
         .target(
             name: "AnomalyDetection",
             dependencies: [
-                "TelemetryModel",
+                "TelemetryModel", "SinterHTTPClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,7 +2,8 @@
 // (SKAB, or any CSV with a label column) and print F1, FAR, MAR and the NAB score, one per line.
 
 public import ArgumentParser
-import AsyncHTTPClient
+import SinterHTTPClient
+import Logging
 import Foundation
 import TelemetryModel
 #if canImport(Glibc)
@@ -181,9 +182,10 @@ public struct EvaluateCommand: AsyncParsableCommand {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("--labels: cannot read '\(path)'") }
         let parsed: LabelEvaluation.Labels
         do throws(DetectionError) { parsed = try LabelEvaluation.Labels(parsing: text) } catch { throw ValidationError("--labels: \(error.message)") }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        let client = SinterClient(baseURL: server, http: http,
-                                  token: token ?? ProcessInfo.processInfo.environment["SINTER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })
+        let http = SinterClient(configuration: SinterClientConfiguration(
+            baseURL: server, token: token ?? ProcessInfo.processInfo.environment["SINTER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }),
+            logger: Logger(label: "sinter-detect"))
+        let client = DetectorAPI(client: http)
         var records: [String: [TelemetryRecord]] = [:]
         do throws(DetectionError) {
             for machine in parsed.machines.sorted() {
@@ -200,10 +202,10 @@ public struct EvaluateCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("evaluate: \(machine): \(list.count) records\n".utf8))
             }
         } catch {
-            try? await http.shutdown()
+            await http.shutdown()
             throw ValidationError("--server: \(error.message)")
         }
-        try? await http.shutdown()
+        await http.shutdown()
         return LabelEvaluation.evaluate(records: records, labels: parsed)
     }
 

@@ -4,10 +4,33 @@ import Logging
 import OPCUA
 import ServiceLifecycle
 
-/// `sinter-edge`: the OPC UA edge gateway between printers and sinter-server.
+/// `sinter-edge`: the OPC UA edge gateway between printers and sinter-server; `run` (the
+/// default) runs it, `dead-letter list|replay` handles the records the server refused.
+///
+/// ```
+/// sinter-edge --printers dmls-01 --server http://127.0.0.1:8080        # = sinter-edge run …
+/// sinter-edge dead-letter list --spool Storage/spool
+/// ```
 public struct EdgeCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "sinter-edge",
+        abstract: "OPC UA edge gateway: takes printer values in, averages them, spools them on disk, forwards them to sinter-server.",
+        discussion: """
+            Without a subcommand, sinter-edge runs the gateway ('sinter-edge run', the default: \
+            'sinter-edge help run' lists its flags). 'sinter-edge dead-letter list|replay' shows and \
+            re-sends the records the server refused individually as invalid.
+            """,
+        subcommands: [EdgeRunCommand.self, DeadLetterCommand.self],
+        defaultSubcommand: EdgeRunCommand.self
+    )
+
+    public init() {}
+}
+
+/// `sinter-edge run` (the default subcommand): the gateway itself.
+struct EdgeRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "OPC UA edge gateway: takes printer values in, averages them, spools them on disk, forwards them to sinter-server.",
         discussion: """
             As an OPC UA server (--listen) it serves one object per printer named by --printers \
@@ -27,6 +50,12 @@ public struct EdgeCommand: AsyncParsableCommand {
             the forwarder posts the oldest as binary batches and deletes them only when the server \
             has them, retrying with exponential backoff and jitter while the server is down. The \
             spool survives restarts and is replayed in order; the server stores a duplicate once. \
+            No answer of the server about a request as a whole loses records: connection errors, \
+            timeouts, 401, 403 (a wrong --token: logged as edge.token_refused, shown as \
+            server_refuses_token in the status file), 404, 405, 408, 415, 429 and 5xx keep them \
+            spooled and retried; 413 splits the batch. Only a record the server refuses on its own \
+            as invalid (422, or 400 with an error body) leaves the spool, into the dead-letter \
+            file beside it (see 'sinter-edge dead-letter --help'). \
             When the spool reaches --spool-max-mb: 'reject' refuses new OPC UA writes with \
             BadResourceUnavailable (the writer retries; nothing is lost), 'drop-oldest' deletes the \
             oldest spooled records (counted as dropped).
@@ -105,9 +134,9 @@ public struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
-    public init() {}
+    init() {}
 
-    public func validate() throws {
+    func validate() throws {
         guard average >= 1 else { throw ValidationError("--average must be at least 1; got \(average)") }
         guard buffer >= 1 else { throw ValidationError("--buffer must be at least 1; got \(buffer)") }
         guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be 1...10000; got \(batch)") }
@@ -175,7 +204,7 @@ public struct EdgeCommand: AsyncParsableCommand {
         return c
     }
 
-    public func run() async throws {
+    func run() async throws {
         var logger = Logger(label: "sinter-edge")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let configuration = try edgeConfiguration()

@@ -1,5 +1,5 @@
 // The edge gateway's façade: OPC UA in, spool, HTTP out, as one Service.
-import AsyncHTTPClient
+import SinterHTTPClient
 import Foundation
 public import Logging
 import OPCUA
@@ -147,14 +147,9 @@ public final class EdgeGateway: Service, Sendable {
 
     /// Runs until graceful shutdown (or cancellation), then drains and closes the spool.
     public func run() async throws {
-        var clientConfiguration = HTTPClient.Configuration()
-        // The forwarder's own retry loop counts, logs and backs off; AsyncHTTPClient's
-        // connection retries would hide an outage.
-        clientConfiguration.connectionPool.retryConnectionEstablishment = false
-        clientConfiguration.timeout.connect = .seconds(2)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let client = SinterClient(configuration: Forwarder.clientConfiguration(configuration), logger: logger)
         let pipeline = self.pipeline
-        let forwarder = Forwarder(spool: spool, configuration: configuration, status: statusBox, logger: logger,
+        let forwarder = Forwarder(spool: spool, configuration: configuration, status: statusBox, logger: logger, client: client,
                                   onAcknowledge: { await pipeline.retryHeld() })
         let recovered = await spool.status.recoveredRecords
         logger.notice("edge.started", metadata: [
@@ -179,7 +174,7 @@ public final class EdgeGateway: Service, Sendable {
                 await pipeline.tick()
             }
         }
-        let forwarding = Task { await forwarder.run(client: client) }
+        let forwarding = Task { await forwarder.run() }
         let reporter = Task { await self.report() }
         let statusWriter = Task {
             while !Task.isCancelled {
@@ -217,7 +212,7 @@ public final class EdgeGateway: Service, Sendable {
         forwarding.cancel()
         await forwarding.value
         if !Task.isCancelled, drainTimeout > .zero, await spool.status.pendingRecords > 0 {
-            let drainer = Task { await forwarder.run(client: client, stopWhenEmpty: true, stopOnFailure: true) }
+            let drainer = Task { await forwarder.run(stopWhenEmpty: true, stopOnFailure: true) }
             let drainTimeout = self.drainTimeout
             let timer = Task {
                 try? await Task.sleep(for: drainTimeout)
@@ -229,7 +224,8 @@ public final class EdgeGateway: Service, Sendable {
         reporter.cancel()
         statusWriter.cancel()
         await spool.close()
-        try? await client.shutdown()
+        await forwarder.deadLetters.close()
+        await client.shutdown()
         let status = await self.status()
         logger.notice("edge.stopped", metadata: [
             "records.in": "\(status.recordsIn)", "records.forwarded": "\(status.forwarded)",

@@ -24,8 +24,17 @@ public struct EdgeStatus: Sendable {
     public var recordsOut = 0
     /// Records the server acknowledged (2xx).
     public var forwarded = 0
-    /// Records the server refused (4xx other than 408/429); they are not retried.
+    /// Records the server refused individually as invalid (a one-record request answered 422,
+    /// or 400 with its JSON error body); each was moved to the dead-letter file, none dropped.
     public var rejected = 0
+    /// Entries in the spool's dead-letter file (`sinter-edge dead-letter list` shows them).
+    public var deadLetters = 0
+    /// Damaged stretches found in the dead-letter file when it was opened.
+    public var deadLetterCorruptEntries = 0
+    /// Whether the server's last answer was 401 or 403 (the records stay spooled and are retried).
+    public var serverRefusesToken = false
+    /// The last failed request's reason ("HTTP 401: unauthorized: …", a connection error), if any.
+    public var lastHTTPError: String?
     /// Requests that failed and were retried (connection refused, timeout, 429, 5xx).
     public var retries = 0
     /// Records lost on purpose: dropped by a full spool (see the type's summary).
@@ -67,6 +76,8 @@ public struct EdgeStatus: Sendable {
         {"values_in":\(valuesIn),"values_unusable":\(valuesUnusable),"writes_refused":\(writesRefused),\
         "records_in":\(recordsIn),"records_out":\(recordsOut),"forwarded":\(forwarded),"rejected":\(rejected),\
         "retries":\(retries),"dropped":\(dropped),"held":\(held),"server_reachable":\(serverReachable),\
+        "server_refuses_token":\(serverRefusesToken),"last_http_error":\(lastHTTPError.map { "\"\($0.jsonEscaped)\"" } ?? "null"),\
+        "dead_letter":{"entries":\(deadLetters),"corrupt_entries":\(deadLetterCorruptEntries)},\
         "spool":{"pending_records":\(spool.pendingRecords),"pending_bytes":\(spool.pendingBytes),"disk_bytes":\(spool.diskBytes),\
         "segments":\(spool.segments),"recovered_records":\(spool.recoveredRecords),"corrupt_entries":\(spool.corruptEntries),\
         "dropped_records":\(spool.droppedRecords),"full":\(spool.isFull)},\

@@ -1,48 +1,93 @@
 // Store-and-forward: the spool's oldest records to sinter-server, in order, until acknowledged.
-import AsyncHTTPClient
+import Foundation
 import Logging
-import NIOCore
+import SinterHTTPClient
 import TelemetryModel
 
-/// Posts the spool's records to sinter-server as binary batches, oldest first.
+/// Posts the spool's records to sinter-server as binary batches, oldest first, and never
+/// discards a record because of how the server answered a request as a whole.
 ///
-/// The forwarder peeks up to ``EdgeConfiguration/batchRecords`` records, posts them as one
-/// `application/vnd.sinter.frames` request (with the bearer token), and acknowledges them in
-/// the spool only when the server answered 2xx, so an edge killed at any moment replays from
-/// the first unacknowledged record; the server stores a (machine, timestamp) it already has
-/// once, which makes the replay safe. Failures (refused connection, timeout, 408, 429, 5xx)
-/// are retried with exponential backoff and full jitter (a uniform delay up to 100 ms,
-/// 200 ms, … capped at ``EdgeConfiguration/maximumBackoff``), honouring `Retry-After`; the
-/// first failure of an outage and the recovery are logged once each. A 4xx other than
-/// 408/429 means the server will never take the batch as it is: the records are posted one
-/// by one, and those refused again are logged with the server's message, counted as
-/// rejected and acknowledged (skipped).
+/// The forwarder peeks up to ``EdgeConfiguration/batchRecords`` records, posts them with the
+/// ``SinterClient`` and acknowledges them in the spool only when the server took them, so an
+/// edge killed at any moment replays from the first unacknowledged record (the server stores
+/// a duplicate once). What the answer means for the records:
+///
+/// * connection error, timeout, 401, 403, 404, 405, 408, 415, 429, 5xx, any other unexpected
+///   status: the records stay in the spool and the request is retried with the client's
+///   policy (full-jitter exponential backoff, `Retry-After` honoured up to its cap). 401/403
+///   log `edge.token_refused` at most once a minute and set `server_refuses_token` in the
+///   status; every failure sets `last_http_error`.
+/// * 413: the batch is split in halves, which are posted in order, down to one record; a
+///   single record still answered 413 stays and is retried with backoff (`edge.record_too_large`).
+/// * 422, or 400 with the server's JSON error body: a batch is split in halves to find the
+///   records refused individually; each one is appended to the dead-letter file (fsynced)
+///   before the cursor moves past it (`edge.record_dead_lettered`). The others are stored.
+///
+/// The first failure of an episode (`edge.server_unreachable` without an answer,
+/// `edge.server_not_accepting` with one) and the recovery (`edge.server_reachable`) are logged
+/// once each.
 struct Forwarder: Sendable {
     let spool: Spool
     let configuration: EdgeConfiguration
     let status: StatusBox
     let logger: Logger
+    let client: SinterClient
+    let deadLetters: DeadLetterFile
     /// Called after each acknowledgement (the pipeline retries records the spool refused).
     let onAcknowledge: @Sendable () async -> Void
 
-    private var endpoint: String {
-        var base = configuration.serverURL
-        while base.hasSuffix("/") { base.removeLast() }
-        return base.hasSuffix("/api/v1/telemetry") ? base : base + "/api/v1/telemetry"
+    init(spool: Spool, configuration: EdgeConfiguration, status: StatusBox, logger: Logger, client: SinterClient,
+         onAcknowledge: @escaping @Sendable () async -> Void) {
+        self.spool = spool
+        self.configuration = configuration
+        self.status = status
+        self.logger = logger
+        self.client = client
+        self.deadLetters = DeadLetterFile(directory: configuration.spool.directory, logger: logger)
+        self.onAcknowledge = onAcknowledge
     }
 
-    enum Outcome {
-        case accepted
-        case refused(status: Int, message: String)
-        case retry(after: Duration?, reason: String)
+    /// The client settings an edge configuration describes.
+    static func clientConfiguration(_ configuration: EdgeConfiguration) -> SinterClientConfiguration {
+        var c = SinterClientConfiguration(baseURL: configuration.serverURL, token: configuration.token)
+        c.requestTimeout = configuration.requestTimeout
+        c.retry.initialBackoff = configuration.initialBackoff
+        c.retry.maximumBackoff = configuration.maximumBackoff
+        return c
+    }
+
+    /// Mutable state of one `run`.
+    private struct Progress {
+        var attempt = 0
+        var unreachable = false
+        var lastTokenWarning: ContinuousClock.Instant?
+    }
+
+    /// What delivering a batch came to: how many of its first records are done (stored or
+    /// dead-lettered), and why it stopped early, if it did.
+    private struct Delivery {
+        var done = 0
+        var forwarded = 0
+        var deadLettered = 0
+        var stopped: RetryReason?
     }
 
     /// Forwards until the task is cancelled (or `stopWhenEmpty` and the spool is empty, or
     /// `stopOnFailure` and an attempt failed: the shutdown drain gives up on a server that is down
     /// rather than backing off).
-    func run(client: HTTPClient, stopWhenEmpty: Bool = false, stopOnFailure: Bool = false) async {
-        var attempt = 0
-        var unreachable = false
+    func run(stopWhenEmpty: Bool = false, stopOnFailure: Bool = false) async {
+        var progress = Progress()
+        do throws(SpoolError) {
+            try await deadLetters.open()
+            let count = await deadLetters.count
+            let corrupt = await deadLetters.corruptEntries
+            status.update {
+                $0.deadLetters = count
+                $0.deadLetterCorruptEntries = corrupt
+            }
+        } catch {
+            logger.error("edge.dead_letter_open_failed", metadata: ["file": "\(deadLetters.path)", "error": "\(error.message)"])
+        }
         while !Task.isCancelled {
             if stopWhenEmpty, await spool.status.pendingRecords == 0 { return }
             await spool.waitForRecords()
@@ -52,73 +97,127 @@ struct Forwarder: Sendable {
                 batch = try await spool.peek(maxRecords: configuration.batchRecords)
             } catch {
                 logger.error("edge.spool_read_failed", metadata: ["error": "\(error)"])
-                if !(await pause(attempt: &attempt, after: nil)) { return }
+                if !(await client.pause(attempt: &progress.attempt)) { return }
                 continue
             }
-            guard let last = batch.last else {
+            if batch.isEmpty {
                 if stopWhenEmpty { return }
                 continue
             }
-            switch await post(batch.map(\.record), client: client) {
-            case .accepted:
-                if unreachable {
-                    unreachable = false
-                    let pending = await spool.status.pendingRecords
-                    logger.notice("edge.server_reachable", metadata: ["server.url": "\(endpoint)", "spool.pending": "\(pending)"])
+            let delivery = await deliver(batch[...], progress: &progress)
+            if delivery.done > 0 {
+                status.update { s in
+                    s.forwarded += delivery.forwarded
+                    s.rejected += delivery.deadLettered
+                    s.deadLetters += delivery.deadLettered
                 }
-                attempt = 0
-                acknowledge(batch, forwarded: batch.count, rejected: 0)
-                await commit(last.sequence)
-            case .refused(let code, let message):
-                attempt = 0
-                var rejected = 0
-                if batch.count > 1 {
-                    // Find the records the server refuses; the others go through.
-                    for item in batch {
-                        switch await post([item.record], client: client) {
-                        case .accepted: break
-                        case .refused(let code, let message):
-                            rejected += 1
-                            logRefusal(item.record, status: code, message: message)
-                        case .retry:
-                            // The server went away meanwhile: start the whole batch again.
-                            status.update { $0.retries += 1 }
-                            if stopOnFailure { return }
-                            if !(await pause(attempt: &attempt, after: nil)) { return }
-                            rejected = -1
-                        }
-                        if rejected < 0 { break }
-                    }
-                    if rejected < 0 { continue }
-                } else {
-                    rejected = 1
-                    logRefusal(batch[0].record, status: code, message: message)
-                }
-                acknowledge(batch, forwarded: batch.count - rejected, rejected: rejected)
-                await commit(last.sequence)
-            case .retry(let after, let reason):
-                status.update {
-                    $0.retries += 1
-                    $0.serverReachable = false
-                }
-                if !unreachable {
-                    unreachable = true
-                    let pending = await spool.status.pendingRecords
-                    logger.warning("edge.server_unreachable", metadata: [
-                        "server.url": "\(endpoint)", "error": "\(reason)", "spool.pending": "\(pending)",
-                    ])
-                }
-                if stopOnFailure { return }
-                if !(await pause(attempt: &attempt, after: after)) { return }
+                await commit(batch[delivery.done - 1].sequence)
             }
+            guard let reason = delivery.stopped else {
+                progress.attempt = 0
+                continue
+            }
+            if Task.isCancelled { return }
+            failed(reason, progress: &progress)
+            if stopOnFailure { return }
+            if !(await client.pause(attempt: &progress.attempt, retryAfter: reason.retryAfter)) { return }
         }
     }
 
-    private func acknowledge(_ batch: [SpooledRecord], forwarded: Int, rejected: Int) {
-        status.update { s in
-            s.forwarded += forwarded
-            s.rejected += rejected
-            s.serverReachable = true
+    /// Posts `records`, splitting on 413 and on refusals, in order; stops at the first answer
+    /// that says to retry. The records done are always a prefix of `records`.
+    private func deliver(_ records: ArraySlice<SpooledRecord>, progress: inout Progress) async -> Delivery {
+        if Task.isCancelled { return Delivery(stopped: RetryReason(kind: .connectionFailed, message: "cancelled")) }
+        switch await client.postRecords(records.map(\.record)) {
+        case .accepted:
+            reachable(&progress)
+            return Delivery(done: records.count, forwarded: records.count)
+        case .refused(let refusal):
+            reachable(&progress)
+            if records.count == 1 { return await deadLetter(records[records.startIndex], refusal) }
+            return await split(records, progress: &progress)
+        case .retryable(let reason):
+            if reason.kind == .tooLarge {
+                if records.count > 1 { return await split(records, progress: &progress) }
+                let record = records[records.startIndex].record
+                logger.warning("edge.record_too_large", metadata: [
+                    "machine.id": "\(record.machineID.rawValue)", "record.timestamp": "\(record.timestamp)",
+                    "spool.sequence": "\(records[records.startIndex].sequence)", "error": "\(reason.message)",
+                ])
+            }
+            return Delivery(stopped: reason)
+        }
+    }
+
+    private func split(_ records: ArraySlice<SpooledRecord>, progress: inout Progress) async -> Delivery {
+        let middle = records.startIndex + records.count / 2
+        var first = await deliver(records[records.startIndex..<middle], progress: &progress)
+        if first.stopped != nil { return first }
+        let second = await deliver(records[middle...], progress: &progress)
+        first.done += second.done
+        first.forwarded += second.forwarded
+        first.deadLettered += second.deadLettered
+        first.stopped = second.stopped
+        return first
+    }
+
+    /// Moves a record the server refused individually to the dead-letter file (fsynced).
+    private func deadLetter(_ item: SpooledRecord, _ refusal: PostOutcome.Refusal) async -> Delivery {
+        let letter = DeadLetter(refusedAt: Timestamp(nanoseconds: Int64(Self.wallClockNanoseconds())), status: refusal.status,
+                                sequence: item.sequence, error: refusal.error, record: item.record)
+        let metadata: Logger.Metadata = [
+            "machine.id": "\(item.record.machineID.rawValue)", "record.timestamp": "\(item.record.timestamp)",
+            "spool.sequence": "\(item.sequence)", "http.status": "\(refusal.status)", "error.code": "\(refusal.error.code)",
+            "error.field": "\(refusal.error.field ?? "-")", "error.message": "\(refusal.error.message.prefix(300))",
+        ]
+        do throws(SpoolError) {
+            try await deadLetters.append(letter)
+        } catch {
+            var m = metadata
+            m["error"] = "\(error.message)"
+            logger.error("edge.dead_letter_failed", metadata: m)
+            return Delivery(stopped: RetryReason(kind: .unexpectedStatus, status: refusal.status,
+                                                 message: "dead-letter file not writable: \(error.message)"))
+        }
+        logger.error("edge.record_dead_lettered", metadata: metadata)
+        return Delivery(done: 1, deadLettered: 1)
+    }
+
+    private func reachable(_ progress: inout Progress) {
+        status.update {
+            $0.serverReachable = true
+            $0.serverRefusesToken = false
+        }
+        if progress.unreachable {
+            progress.unreachable = false
+            logger.notice("edge.server_reachable", metadata: ["server.url": "\(client.telemetryURL)"])
+        }
+    }
+
+    private func failed(_ reason: RetryReason, progress: inout Progress) {
+        let tokenRefused = reason.kind == .tokenRefused
+        status.update {
+            $0.retries += 1
+            $0.serverReachable = reason.status != nil
+            $0.serverRefusesToken = tokenRefused
+            $0.lastHTTPError = reason.message
+        }
+        if tokenRefused {
+            let now = ContinuousClock.now
+            if progress.lastTokenWarning.map({ now - $0 >= .seconds(60) }) ?? true {
+                progress.lastTokenWarning = now
+                logger.warning("edge.token_refused", metadata: [
+                    "server.url": "\(client.telemetryURL)", "http.status": "\(reason.status ?? 0)", "error": "\(reason.message)",
+                    "token.set": "\(configuration.token?.isEmpty == false)",
+                ])
+            }
+        }
+        if !progress.unreachable {
+            progress.unreachable = true
+            // Once per episode: the server cannot be reached, or answers without taking the records.
+            logger.warning(reason.status == nil ? "edge.server_unreachable" : "edge.server_not_accepting", metadata: [
+                "server.url": "\(client.telemetryURL)", "error": "\(reason.message)", "retry.kind": "\(reason.kind.rawValue)",
+            ])
         }
     }
 
@@ -131,58 +230,8 @@ struct Forwarder: Sendable {
         await onAcknowledge()
     }
 
-    private func logRefusal(_ record: TelemetryRecord, status code: Int, message: String) {
-        logger.error("edge.record_refused", metadata: [
-            "machine.id": "\(record.machineID.rawValue)", "record.timestamp": "\(record.timestamp)",
-            "http.status": "\(code)", "response": "\(message.prefix(300))",
-        ])
-    }
-
-    /// Sleeps before the next attempt: a server-given delay, or full jitter over the backoff.
-    /// Returns false when cancelled.
-    private func pause(attempt: inout Int, after: Duration?) async -> Bool {
-        let cap = Self.backoff(attempt: attempt, initial: configuration.initialBackoff, maximum: configuration.maximumBackoff)
-        attempt += 1
-        let delay = after ?? cap * Double.random(in: 0.1...1)
-        do {
-            try await Task.sleep(for: delay)
-            return true
-        } catch {
-            return false
-        }
-    }
-
-    /// The backoff cap before attempt `attempt` (0-based): initial × 2^attempt, at most `maximum`.
-    static func backoff(attempt: Int, initial: Duration, maximum: Duration) -> Duration {
-        var delay = initial
-        for _ in 0..<min(attempt, 40) {
-            delay = delay * 2
-            if delay >= maximum { return maximum }
-        }
-        return min(delay, maximum)
-    }
-
-    private func post(_ records: [TelemetryRecord], client: HTTPClient) async -> Outcome {
-        var request = HTTPClientRequest(url: endpoint)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: FrameBatch.mediaType)
-        if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(bytes: FrameBatch.encode(records)))
-        let (seconds, attoseconds) = configuration.requestTimeout.components
-        let timeout = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        do {
-            let response = try await client.execute(request, timeout: timeout)
-            let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-            let code = Int(response.status.code)
-            if (200..<300).contains(code) { return .accepted }
-            if code == 408 || code == 429 || code >= 500 {
-                var after: Duration?
-                if let value = response.headers.first(name: "Retry-After"), let s = Int(value) { after = .seconds(min(60, max(0, s))) }
-                return .retry(after: after, reason: "HTTP \(code)")
-            }
-            return .refused(status: code, message: text)
-        } catch {
-            return .retry(after: nil, reason: "\(error)")
-        }
+    /// Nanoseconds since 1970 (UTC), for the dead-letter entry's refusal time.
+    static func wallClockNanoseconds() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
     }
 }

@@ -1,6 +1,7 @@
 // Client mode: subscribe to a real machine's OPC UA server and feed its values to the pipeline.
 import Logging
 import OPCUA
+import SinterHTTPClient
 import TelemetryModel
 
 /// Subscribes to the mapped nodes of another OPC UA server and yields their changes as intake values.
@@ -12,6 +13,14 @@ import TelemetryModel
 /// item, and forwards each change; `OPCUAClient` keeps the subscription alive across
 /// reconnections and server restarts.
 struct SubscriptionSource: Sendable {
+    /// Waits between reconnection attempts: the bounds of Sinter's retry policy, 200 ms doubling to 10 s.
+    static let reconnect: RetryPolicy = {
+        var policy = RetryPolicy()
+        policy.initialBackoff = .milliseconds(200)
+        policy.maximumBackoff = .seconds(10)
+        return policy
+    }()
+
     let url: String
     let mapping: NodeMapping?
     let publishingInterval: Double
@@ -79,7 +88,7 @@ struct SubscriptionSource: Sendable {
             } catch {
                 logger.warning("edge.subscribe_failed", metadata: ["opcua.url": "\(url)", "error": "\(error)"])
             }
-            let delay = Forwarder.backoff(attempt: attempt, initial: .milliseconds(200), maximum: .seconds(10))
+            let delay = Self.reconnect.bound(attempt: attempt)
             attempt += 1
             do { try await Task.sleep(for: delay) } catch { break }
         }

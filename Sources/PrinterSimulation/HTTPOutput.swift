@@ -1,6 +1,5 @@
-import AsyncHTTPClient
 public import Logging
-import NIOCore
+import SinterHTTPClient
 public import TelemetryModel
 
 /// Where the simulator's records go.
@@ -26,7 +25,8 @@ public struct OutputReport: Sendable, Hashable {
     public var retries = 0
     /// Records dropped because the backlog was full or the target never came back before the end.
     public var recordsDropped = 0
-    /// Records the target refused with a 4xx (they would be refused again).
+    /// Records the target refused (422/400), or answered with a status only a person can fix
+    /// (401, 403, 404, 405, 413, 415): the simulator keeps no disk backlog, so they are counted here.
     public var recordsRejected = 0
     /// Records waiting to be sent.
     public var backlog = 0
@@ -37,12 +37,15 @@ public struct OutputReport: Sendable, Hashable {
 /// Posts records to sinter-server as binary batches (`application/vnd.sinter.frames`).
 ///
 /// Records queue in a bounded backlog (``Configuration/maximumBacklogBytes``) and one sender
-/// posts them in order, up to ``Configuration/batchRecords`` per request. When the server goes
-/// away the sender retries with exponential backoff (100 ms doubling to 5 s), honours
-/// `Retry-After` on 429/503, and logs once when the server becomes unreachable and once when
-/// it is back. A full backlog drops its oldest records (what a real device does) or makes
-/// ``send(_:)`` wait (for a simulation running faster than real time, which must lose nothing).
-/// A 4xx other than 408/429 is logged with the server's message and the batch is dropped.
+/// posts them in order, up to ``Configuration/batchRecords`` per request, with Sinter's
+/// ``SinterClient``. When the server goes away or is busy (connection error, timeout, 408,
+/// 429, 5xx) the sender retries with the client's policy (full-jitter backoff bounded by 100 ms
+/// doubling to 5 s, `Retry-After` honoured up to 30 s), and logs once when the server becomes
+/// unreachable and once when it is back. A full backlog drops its oldest records (what a real
+/// device does) or makes ``send(_:)`` wait (for a simulation running faster than real time,
+/// which must lose nothing). The simulator keeps nothing on disk: an answer that only a person
+/// can fix (401/403 wrong token, 404/405 wrong URL, 413, 415) or a refusal of the records
+/// (422/400) is logged with the server's message and the batch is counted rejected.
 ///
 /// ```swift
 /// let output = HTTPOutput(url: "http://127.0.0.1:8080", logger: logger)
@@ -69,7 +72,7 @@ public actor HTTPOutput: TelemetryOutput {
     private let endpoint: String
     private let configuration: Configuration
     private let logger: Logger
-    private let client: HTTPClient
+    private let client: SinterClient
     private var queue: [TelemetryRecord] = []
     private var queueHead = 0
     /// Records taken by the sender and not yet acknowledged.
@@ -86,17 +89,15 @@ public actor HTTPOutput: TelemetryOutput {
     /// An output to the server at `url` (`http://host:port`; `/api/v1/telemetry` is added
     /// unless the URL already ends with it).
     public init(url: String, configuration: Configuration = Configuration(), logger: Logger) {
-        var base = url
-        while base.hasSuffix("/") { base.removeLast() }
-        endpoint = base.hasSuffix("/api/v1/telemetry") ? base : base + "/api/v1/telemetry"
+        var clientConfiguration = SinterClientConfiguration(baseURL: url, token: configuration.token)
+        clientConfiguration.requestTimeout = configuration.requestTimeout
+        clientConfiguration.retry.initialBackoff = .milliseconds(100)
+        clientConfiguration.retry.maximumBackoff = .seconds(5)
+        clientConfiguration.retry.maximumRetryAfter = .seconds(30)
+        client = SinterClient(configuration: clientConfiguration, logger: logger)
+        endpoint = client.telemetryURL
         self.configuration = configuration
         self.logger = logger
-        // Our own retry loop counts, logs and backs off; AsyncHTTPClient's internal connection
-        // retries would hide an outage for up to the connect timeout.
-        var clientConfiguration = HTTPClient.Configuration()
-        clientConfiguration.connectionPool.retryConnectionEstablishment = false
-        clientConfiguration.timeout.connect = .seconds(2)
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 
     /// The URL records are posted to.
@@ -144,7 +145,7 @@ public actor HTTPOutput: TelemetryOutput {
         wakeSender?.resume()
         wakeSender = nil
         if let sender { await sender.value }
-        try? await client.shutdown()
+        await client.shutdown()
         var r = counters
         r.backlog = queue.count - queueHead
         if r.backlog > 0 {
@@ -195,58 +196,52 @@ public actor HTTPOutput: TelemetryOutput {
     /// Posts one batch until the server takes it, refuses it, or the finish deadline passes.
     /// Returns false only when it gave up at the deadline.
     private func deliver(_ batch: [TelemetryRecord]) async -> Bool {
-        let body = FrameBatch.encode(batch)
-        var delay = Duration.milliseconds(100)
+        var attempt = 0
         while true {
-            var request = HTTPClientRequest(url: endpoint)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: FrameBatch.mediaType)
-            if let token = configuration.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-            request.body = .bytes(ByteBuffer(bytes: body))
             var retryAfter: Duration?
-            do {
-                let (seconds, attoseconds) = configuration.requestTimeout.components
-                let timeout = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-                let response = try await client.execute(request, timeout: timeout)
-                let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-                let status = response.status.code
-                if (200..<300).contains(status) {
-                    if unreachable {
-                        unreachable = false
-                        logger.notice("output.reconnected", metadata: ["output.url": "\(endpoint)"])
-                    }
-                    counters.recordsSent += batch.count
-                    counters.framesSent += batch.reduce(0) { $0 + ($1.frame == nil ? 0 : 1) }
-                    counters.requests += 1
-                    return true
+            switch await client.postRecords(batch) {
+            case .accepted:
+                if unreachable {
+                    unreachable = false
+                    logger.notice("output.reconnected", metadata: ["output.url": "\(endpoint)"])
                 }
-                if status == 429 || status == 503 || status == 408 || status >= 500 {
-                    if let value = response.headers.first(name: "Retry-After"), let seconds = Int(value) {
-                        retryAfter = .seconds(min(30, max(0, seconds)))
+                counters.recordsSent += batch.count
+                counters.framesSent += batch.reduce(0) { $0 + ($1.frame == nil ? 0 : 1) }
+                counters.requests += 1
+                return true
+            case .refused(let refusal):
+                reject(batch, status: refusal.status, message: "\(refusal.error.code): \(refusal.error.message)")
+                return true
+            case .retryable(let reason) where !reason.isTransient:
+                reject(batch, status: reason.status ?? 0, message: reason.message)
+                return true
+            case .retryable(let reason):
+                retryAfter = reason.retryAfter
+                if reason.status == nil {
+                    if !unreachable {
+                        unreachable = true
+                        logger.warning("output.unreachable", metadata: ["output.url": "\(endpoint)", "error": "\(reason.message)"])
                     }
-                    logger.debug("output.busy", metadata: ["http.status": "\(status)"])
                 } else {
-                    counters.recordsRejected += batch.count
-                    logger.error("output.rejected", metadata: [
-                        "http.status": "\(status)", "records": "\(batch.count)", "response": "\(text.prefix(300))",
-                    ])
-                    return true
-                }
-            } catch {
-                if !unreachable {
-                    unreachable = true
-                    logger.warning("output.unreachable", metadata: ["output.url": "\(endpoint)", "error": "\(error)"])
+                    logger.debug("output.busy", metadata: ["http.status": "\(reason.status ?? 0)"])
                 }
             }
             counters.retries += 1
             if finishing, let deadline, ContinuousClock.now >= deadline { return false }
-            let wait = retryAfter ?? delay
+            let wait = client.configuration.retry.delay(attempt: attempt, retryAfter: retryAfter)
+            attempt += 1
             if finishing, let deadline {
                 try? await Task.sleep(until: min(deadline, ContinuousClock.now.advanced(by: wait)), clock: .continuous)
             } else {
                 try? await Task.sleep(for: wait)
             }
-            delay = min(delay * 2, .seconds(5))
         }
+    }
+
+    private func reject(_ batch: [TelemetryRecord], status: Int, message: String) {
+        counters.recordsRejected += batch.count
+        logger.error("output.rejected", metadata: [
+            "http.status": "\(status)", "records": "\(batch.count)", "response": "\(message.prefix(300))",
+        ])
     }
 }

@@ -1,4 +1,5 @@
 import OPCUA
+import SinterHTTPClient
 import Testing
 import TelemetryModel
 @testable import EdgeGateway
@@ -175,10 +176,13 @@ struct ProcessingTests {
     }
 
     @Test func backoffDoublesUpToItsCap() {
-        let delays = (0..<8).map { Forwarder.backoff(attempt: $0, initial: .milliseconds(100), maximum: .seconds(5)) }
+        var policy = RetryPolicy()
+        policy.initialBackoff = .milliseconds(100)
+        policy.maximumBackoff = .seconds(5)
+        let delays = (0..<8).map { policy.bound(attempt: $0) }
         #expect(delays == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
                            .milliseconds(1600), .milliseconds(3200), .seconds(5), .seconds(5)])
-        #expect(Forwarder.backoff(attempt: 1000, initial: .milliseconds(100), maximum: .seconds(5)) == .seconds(5))
+        #expect(policy.bound(attempt: 1000) == .seconds(5))
     }
 
     @Test func statusJSONNamesEveryCounter() {
@@ -192,5 +196,11 @@ struct ProcessingTests {
         #expect(json.contains("\"dmls-01\":{\"records_out\":7"))
         #expect(json.contains("\"std\":null"))
         #expect(json.contains("\"last_state\":\"print\\\"ing\""))
+        #expect(json.contains("\"server_refuses_token\":false,\"last_http_error\":null"))
+        status.serverRefusesToken = true
+        status.lastHTTPError = "HTTP 401: unauthorized: \"wrong\" token"
+        status.deadLetters = 2
+        #expect(status.json.contains("\"server_refuses_token\":true,\"last_http_error\":\"HTTP 401: unauthorized: \\\"wrong\\\" token\""))
+        #expect(status.json.contains("\"dead_letter\":{\"entries\":2,\"corrupt_entries\":0}"))
     }
 }

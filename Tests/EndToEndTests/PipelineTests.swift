@@ -37,7 +37,10 @@ final class LiveServer: Sendable {
     private let running = Mutex<Task<Void, Never>?>(nil)
     private let boundPort = Mutex(0)
 
-    init(directory: String) throws {
+    let token: String?
+
+    init(directory: String, token: String? = nil) throws {
+        self.token = token
         store = try TelemetryStore.open(at: directory, logger: quietLogger)
         alerts = try AlertStore.open(at: directory, logger: quietLogger)
     }
@@ -50,6 +53,7 @@ final class LiveServer: Sendable {
         var configuration = TelemetryServer.ServerConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = port
+        configuration.token = token
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = SinterServer.makeApplication(configuration: configuration, store: store, alerts: alerts, logger: quietLogger) { port in
             readyContinuation.yield(port)
@@ -245,6 +249,48 @@ struct PipelineTests {
             let stored = try server.records(machine)
             #expect(stored.map(\.timestamp) == written.filter { $0.machineID.rawValue == machine }.map(\.timestamp))
         }
+        try await server.close()
+    }
+
+    @Test func aWrongTokenKeepsEveryRecordSpooledAndTheRightOneStoresEachExactlyOnce() async throws {
+        let directory = TemporaryDirectory()
+        let server = try LiveServer(directory: directory.path + "/store", token: "right")
+        await server.start()
+        var configuration = edgeConfiguration(spool: directory.path + "/spool", server: server.url, printers: ["dmls-01", "fdm-01"])
+        configuration.token = "wrong"
+        configuration.statusFile = directory.path + "/status.json"
+        let first = try await RunningEdge.start(configuration, drain: .seconds(2))
+        var fleet = try PrinterFleet(configuration: fleetConfiguration())
+        let written = try await simulate(into: try await first.opcuaURL, fleet: &fleet, steps: 8)
+        // Wait (at most 30 s) until the server has refused the token at least twice.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while await first.gateway.status().retries < 2, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let before = try await first.stop()
+        #expect(before.recordsOut == 16 && before.forwarded == 0 && before.rejected == 0 && before.dropped == 0)
+        #expect(before.serverRefusesToken && before.retries >= 2)
+        #expect(before.lastHTTPError?.hasPrefix("HTTP 401") == true)
+        #expect(before.spool.pendingRecords == 16)
+        let statusFile = try String(contentsOfFile: directory.path + "/status.json", encoding: .utf8)
+        #expect(statusFile.contains("\"server_refuses_token\":true"))
+        for machine in ["dmls-01", "fdm-01"] { #expect(try server.records(machine).isEmpty) }
+
+        // The same spool with the right token: every record is stored, exactly once.
+        configuration.token = "right"
+        let second = try await RunningEdge.start(configuration)
+        let after = try await second.stop()
+        #expect(after.spool.recoveredRecords == 16 && after.forwarded == 16 && after.spool.pendingRecords == 0)
+        #expect(!after.serverRefusesToken && after.rejected == 0 && after.deadLetters == 0)
+        var stored = 0
+        for machine in ["dmls-01", "fdm-01"] {
+            let records = try server.records(machine)
+            let sent = written.filter { $0.machineID.rawValue == machine }
+            #expect(records.map(\.timestamp) == sent.map(\.timestamp))
+            #expect(records.map(\.frame) == sent.map(\.frame))
+            stored += records.count
+        }
+        #expect(stored == 16)
         try await server.close()
     }
 

@@ -11,7 +11,8 @@ states, frames and their statistics, SourceTimestamps; matrix and flat frames; s
 than the publishing interval); printer mode fed by sinter-sim with ``--average 4`` (element-wise
 frame means and channel means against the simulator's raw records, the partial group spooled
 and forwarded at SIGTERM); a SIGKILLed edge whose spool is replayed by the next run; the server
-stopped and restarted mid-stream (every record exactly once); writes to a printer the edge does
+stopped and restarted mid-stream (every record exactly once); a wrong token then the right one
+on the same spool (nothing dropped, every record exactly once); writes to a printer the edge does
 not serve; and flags the edge refuses.
 """
 
@@ -411,6 +412,55 @@ def test_server_restarted_mid_stream_loses_and_duplicates_nothing(tmp_path):
         finish(second, "sinter-server (second run)")
     finally:
         stop_quietly(sim, edge, first, second)
+
+
+# MARK: 4b. A wrong token, then the right one, on the same spool
+
+
+def test_wrong_token_keeps_the_spool_and_the_right_one_delivers_each_record_once(tmp_path):
+    """sinter-server --token right, sinter-edge --token wrong fed by sinter-sim: the server
+    answers 401, the edge keeps all 40 records spooled (none rejected, none dead-lettered) and
+    says so in its status file; a restart with the right token on the same spool stores every
+    record exactly once."""
+    spool = tmp_path / "spool"
+    edge = again = server = None
+    try:
+        server = Server("edge-token-server", "--token", "right")
+        base = server.base
+        edge = Edge("edge-wrong-token", "--printers", "dmls-01,fdm-01", "--token", "wrong", server=base, spool=spool)
+        run = run_sim("--dmls", "1", "--fdm", "1", "--speed", "max", "--sim-seconds", "19", "--start", START,
+                      "--opcua", edge.url)
+        assert run.returncode == 0, f"status {run.returncode}\nstdout: {run.stdout}\nstderr: {run.stderr}"
+        assert summary(run.stdout).get("sent") == 40, run.stdout
+        status = edge.wait_status("40 records spooled and the token refused",
+                                  lambda s: s["records_in"] == 40 and s["spool"]["pending_records"] == 40
+                                  and s["server_refuses_token"] is True and s["retries"] >= 2, timeout=30)
+        assert status["forwarded"] == 0 and status["rejected"] == 0 and status["dropped"] == 0, status
+        assert status["dead_letter"]["entries"] == 0, status
+        assert status["last_http_error"].startswith("HTTP 401"), status
+        edge._stderr.flush()
+        logged = edge.stderr_path.read_text("utf-8", "replace")
+        assert logged.count("edge.token_refused") == 1, logged[-4000:]   # once a minute, not per attempt
+        listed = requests.get(base + "/api/v1/machines", timeout=TIMEOUT).json()["machines"]
+        assert listed == [], listed
+        finish(edge, "sinter-edge (wrong token)")
+
+        again = Edge("edge-right-token", "--printers", "dmls-01,fdm-01", "--token", "right", server=base, spool=spool)
+        wait_for_counts(base, {"dmls-01": 20, "fdm-01": 20}, context=again)
+        status = again.wait_status("the spool forwarded",
+                                   lambda s: s["spool"]["pending_records"] == 0 and s["forwarded"] == 40, timeout=10)
+        assert status["spool"]["recovered_records"] == 40 and status["server_refuses_token"] is False, status
+        assert status["rejected"] == 0 and status["dead_letter"]["entries"] == 0, status
+        finish(again, "sinter-edge (right token)")
+        for machine in ("dmls-01", "fdm-01"):
+            check_exactly_once(base, machine, 20)
+        listing = subprocess.run([str(edge_binary()), "dead-letter", "list", "--spool", str(spool), "--json"],
+                                 capture_output=True, text=True, timeout=TIMEOUT)
+        assert listing.returncode == 0, listing.stderr
+        assert json.loads(listing.stdout)["entries"] == [], listing.stdout
+        finish(server, "sinter-server")
+    finally:
+        stop_quietly(edge, again, server)
 
 
 # MARK: 5. Writes to a printer the edge does not serve

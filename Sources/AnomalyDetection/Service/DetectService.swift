@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 public import Logging
 import NIOCore
+import SinterHTTPClient
 public import ServiceLifecycle
 public import TelemetryModel
 
@@ -87,8 +88,13 @@ public actor DetectService: Service {
     public var status: DetectCounters { counters }
 
     public func run() async throws {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        let client = SinterClient(baseURL: configuration.serverURL, http: http, token: configuration.token)
+        var clientConfiguration = SinterClientConfiguration(baseURL: configuration.serverURL, token: configuration.token)
+        clientConfiguration.requestTimeout = .seconds(10)
+        // Waits after a failed poll or a dropped stream: at most 250 ms doubling to 10 s, with jitter.
+        clientConfiguration.retry.initialBackoff = .milliseconds(250)
+        clientConfiguration.retry.maximumBackoff = .seconds(10)
+        let http = SinterClient(configuration: clientConfiguration, logger: logger)
+        let client = DetectorAPI(client: http)
         if let path = configuration.alertsLog {
             if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
             log = FileHandle(forWritingAtPath: path)
@@ -113,7 +119,7 @@ public actor DetectService: Service {
         state = .stopped
         writeStatus()
         try? log?.close()
-        try? await http.shutdown()
+        await http.shutdown()
         logger.notice("detect.stopped", metadata: [
             "records": "\(counters.records)", "alerts.raised": "\(counters.raised)", "alerts.resolved": "\(counters.resolved)",
         ])
@@ -121,7 +127,7 @@ public actor DetectService: Service {
 
     // MARK: Following
 
-    private func follow(_ client: SinterClient) async {
+    private func follow(_ client: DetectorAPI) async {
         var tick = 0
         var attempt = 0
         while !Task.isCancelled {
@@ -141,12 +147,16 @@ public actor DetectService: Service {
             }
             writeStatus()
             tick += 1
-            let wait = attempt == 0 ? configuration.interval : min(.seconds(10), configuration.interval * (1 << min(attempt, 4)))
-            do { try await Task.sleep(for: wait) } catch { return }
+            if attempt == 0 {
+                do { try await Task.sleep(for: configuration.interval) } catch { return }
+            } else {
+                var retry = attempt - 1
+                if !(await client.client.pause(attempt: &retry)) { return }
+            }
         }
     }
 
-    private func warmUp(_ client: SinterClient) async throws(DetectionError) {
+    private func warmUp(_ client: DetectorAPI) async throws(DetectionError) {
         state = .warmingUp
         for alert in try await client.openAlerts() where RuleName.all.contains(alert.rule) {
             alertIDs["\(alert.machineID)/\(alert.rule)"] = alert.id
@@ -196,7 +206,7 @@ public actor DetectService: Service {
     }
 
     /// Learns new machines (their cursor starts at their newest record).
-    private func discover(_ client: SinterClient) async throws(DetectionError) {
+    private func discover(_ client: DetectorAPI) async throws(DetectionError) {
         for m in try await client.machines() where configuration.machines.isEmpty || configuration.machines.contains(m.id.rawValue) {
             kinds[m.id] = m.kind
             if cursors[m.id] == nil {
@@ -209,7 +219,7 @@ public actor DetectService: Service {
         }
     }
 
-    private func catchUp(_ machine: MachineID, _ client: SinterClient) async throws(DetectionError) {
+    private func catchUp(_ machine: MachineID, _ client: DetectorAPI) async throws(DetectionError) {
         while let cursor = cursors[machine] {
             let records = try await client.records(machine: machine, after: fromStart.contains(machine) ? nil : cursor, limit: configuration.batch)
             fromStart.remove(machine)
@@ -223,7 +233,7 @@ public actor DetectService: Service {
         }
     }
 
-    private func act(_ d: AlertDecision, _ client: SinterClient) async {
+    private func act(_ d: AlertDecision, _ client: DetectorAPI) async {
         let key = "\(d.machineID.rawValue)/\(d.rule)"
         do throws(DetectionError) {
             switch d.action {
@@ -251,7 +261,7 @@ public actor DetectService: Service {
 
     /// Reads the live stream: record events mark machines to read, alert events tell of
     /// alerts resolved by operators. Reconnects with backoff.
-    private func listen(_ client: SinterClient) async {
+    private func listen(_ client: DetectorAPI) async {
         var attempt = 0
         while !Task.isCancelled {
             do {
@@ -268,8 +278,7 @@ public actor DetectService: Service {
                 logger.debug("detect.stream_failed", metadata: ["error": "\(error)"])
             }
             streamUp = false
-            attempt += 1
-            do { try await Task.sleep(for: .milliseconds(min(10_000, 250 << min(attempt, 6)))) } catch { break }
+            if !(await client.client.pause(attempt: &attempt)) { break }
         }
     }
 
@@ -282,7 +291,7 @@ public actor DetectService: Service {
             }
         case "alert":
             guard let object = try? JSONSerialization.jsonObject(with: Data(event.data.utf8)) as? [String: Any],
-                  let alert = SinterClient.alert(object), alert.state == "resolved" else { return }
+                  let alert = ServerAlert(json: object), alert.state == "resolved" else { return }
             let key = "\(alert.machineID)/\(alert.rule)"
             guard alertIDs[key] == alert.id, let machine = try? MachineID(alert.machineID) else { return }
             alertIDs.removeValue(forKey: key)
