@@ -30,6 +30,20 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "The store directory.")
     var directory: String = "Storage/data"
 
+    /// Opens a store that must already exist: a mistyped `--directory` is an error, and
+    /// nothing is created there.
+    func openExisting(quiet: Bool = true) throws -> TelemetryStore {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("no store at \(directory): the directory does not exist (check --directory)")
+        }
+        let marks = ["MANIFEST", "segments", "wal"].filter { FileManager.default.fileExists(atPath: directory + "/" + $0) }
+        guard !marks.isEmpty else {
+            throw ValidationError("no store at \(directory): it has no MANIFEST, segments/ or wal/ (check --directory)")
+        }
+        return try open(quiet: quiet)
+    }
+
     func open(durability: StoreConfiguration.Durability = .durable, quiet: Bool = true) throws -> TelemetryStore {
         var configuration = StoreConfiguration()
         configuration.durability = durability
@@ -44,7 +58,7 @@ extension StoreCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let s = try store.open()
+            let s = try store.openExisting()
             let stats = s.statistics()
             print("store \(s.directory): \(stats.machines) machines, \(stats.records) records (\(stats.unsealedRecords) unsealed), \(stats.blocks) blocks in \(stats.segments) segments")
             print("segments \(stats.segmentBytes) bytes, WAL \(stats.walBytes) bytes")
@@ -62,7 +76,7 @@ extension StoreCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let s = try store.open()
+            let s = try store.openExisting()
             var damaged = s.problems.map { "\($0)" }
             var records = 0
             for m in s.machines() {

@@ -40,6 +40,23 @@ struct StoreToolCLITests {
         #expect(unknown.output.contains("--frobnicate"))
     }
 
+    @Test(arguments: ["info", "verify"])
+    func aMistypedDirectoryIsAnErrorAndNothingIsCreated(command: String) throws {
+        let parent = TemporaryDirectory()
+        let missing = parent.path + "/no/such/store"
+        let r = try run([command, "--directory", missing])
+        #expect(r.status != 0)
+        #expect(r.output.contains(missing) && r.output.contains("--directory"), "\(r.output)")
+        #expect(!FileManager.default.fileExists(atPath: parent.path + "/no"))
+        // An existing directory that holds no store: refused, left empty.
+        let empty = parent.path + "/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: false)
+        let e = try run([command, "--directory", empty])
+        #expect(e.status != 0)
+        #expect(e.output.contains("no store at"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty).isEmpty)
+    }
+
     @Test func verifyExitsNonZeroOnDamageAndZeroOnAHealthyStore() async throws {
         let dir = TemporaryDirectory()
         let store = try openStore(dir)

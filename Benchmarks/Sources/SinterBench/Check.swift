@@ -3,6 +3,7 @@ public import ArgumentParser
 import Foundation
 import Logging
 import StorageEngine
+import SyntheticData
 import TelemetryModel
 
 public struct Check: AsyncParsableCommand {
@@ -15,7 +16,7 @@ public struct Check: AsyncParsableCommand {
             """)
 
     /// The committed bound: 8,558 B/frame measured on 2026-11-22 plus about 2 %.
-    public static let committedBound = 8_750
+    public static let committedBound = FleetDataset.sizeGateBytesPerFrame
 
     @Option(help: "Frames ingested (the committed bound is for 1024).")
     var frames = 1024
@@ -46,7 +47,7 @@ public struct Check: AsyncParsableCommand {
         let logger = Logger(label: "sinter-bench", factory: { _ in SwiftLogNoOpLogHandler() })
         try? FileManager.default.removeItem(atPath: directory)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let dataset = Dataset(machines: 4, intervalSeconds: 1)
+        let dataset = FleetDataset(machines: 4, intervalSeconds: 1)
         let batches = dataset.batches(0..<frames, writer: 0, writers: 1, batch: 64)
         let sinter = try SinterEmbedded(path: directory + "/sinter", writers: 1, logger: logger)
         let lz4 = try LZ4Files(directory: directory + "/lz4", shuffle: false)

@@ -21,7 +21,7 @@ public struct CompareRunner: Sendable {
     public func run() async throws -> CompareResults {
         let c = configuration
         let interval = c.effectiveIntervalSeconds
-        let dataset = Dataset(machines: c.machines, intervalSeconds: interval)
+        let dataset = FleetDataset(machines: c.machines, intervalSeconds: interval)
         let progress = ProgressBar()
         var results = CompareResults(date: ISO8601DateFormatter().string(from: Date()), command: command,
                                      cores: ProcessInfo.processInfo.activeProcessorCount,
@@ -107,7 +107,7 @@ public struct CompareRunner: Sendable {
         var series: [Bucket]?
     }
 
-    func runStep(_ store: any ComparedStore, dataset: Dataset, from: Int, to: Int, scale: Int, label: String,
+    func runStep(_ store: any ComparedStore, dataset: FleetDataset, from: Int, to: Int, scale: Int, label: String,
                  progress: ProgressBar) async throws -> Step {
         let c = configuration
         // Ingest [from, to): each writer its own machines, batches in order.
