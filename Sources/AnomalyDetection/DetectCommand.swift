@@ -55,9 +55,9 @@ public struct RunCommand: AsyncParsableCommand {
     var server = "http://127.0.0.1:8080"
     @Option(help: "Bearer token for the server (default: $SINTER_TOKEN).")
     var token: String?
-    @Option(help: "Seconds between reads of new records.")
+    @Option(parsing: .unconditional, help: "Seconds between reads of new records.")
     var interval = 1.0
-    @Option(help: "Seconds of history each printer learns from at start.")
+    @Option(parsing: .unconditional, help: "Seconds of history each printer learns from at start.")
     var history = 900.0
     @Option(help: "Where to keep status.json ('none' to skip).")
     var statusFile = "status.json"
@@ -67,9 +67,9 @@ public struct RunCommand: AsyncParsableCommand {
     var machines: String?
     @Option(help: "Rules to switch off (comma-separated names, see above).")
     var disable: String?
-    @Option(help: "Stop after this many seconds (default: run until SIGINT/SIGTERM).")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds (default: run until SIGINT/SIGTERM).")
     var duration: Double?
-    @Option(help: "Seconds between progress lines.")
+    @Option(parsing: .unconditional, help: "Seconds between progress lines.")
     var reportEvery = 10.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"

@@ -76,7 +76,7 @@ public struct EvaluateCommand: AsyncParsableCommand {
     @Option(name: .customLong("csv"), help: ArgumentHelp("Evaluate this CSV file with a label column.", valueName: "FILE"))
     var csv: String?
 
-    @Option(name: .customLong("train-rows"), help: ArgumentHelp("Rows the detector is fitted on, per file; the rest are scored.", valueName: "N"))
+    @Option(name: .customLong("train-rows"), parsing: .unconditional, help: ArgumentHelp("Rows the detector is fitted on, per file; the rest are scored.", valueName: "N"))
     var trainRows: Int = 400
 
     @Option(name: .customLong("label-column"), help: ArgumentHelp("--csv: the label column (default: 'anomaly', else 'label').", valueName: "NAME"))

@@ -43,25 +43,25 @@ public struct SimulatorCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Number of DMLS printers (dmls-01…).")
+    @Option(parsing: .unconditional, help: "Number of DMLS printers (dmls-01…).")
     var dmls = 1
 
-    @Option(help: "Number of FDM printers (fdm-01…).")
+    @Option(parsing: .unconditional, help: "Number of FDM printers (fdm-01…).")
     var fdm = 1
 
-    @Option(help: "Samples per printer per simulated second.")
+    @Option(parsing: .unconditional, help: "Samples per printer per simulated second.")
     var rate = 1.0
 
     @Option(help: "Simulated seconds per wall second, or 'max' (as fast as possible; the output then waits instead of dropping).")
     var speed = "1"
 
-    @Option(help: "Stop after this many wall seconds (default: run until SIGINT/SIGTERM or --sim-seconds).")
+    @Option(parsing: .unconditional, help: "Stop after this many wall seconds (default: run until SIGINT/SIGTERM or --sim-seconds).")
     var duration: Double?
 
-    @Option(help: "Stop after this many simulated seconds.")
+    @Option(parsing: .unconditional, help: "Stop after this many simulated seconds.")
     var simSeconds: Double?
 
-    @Option(help: "Seed of every random choice (noise, part shapes, random faults, stagger).")
+    @Option(parsing: .unconditional, help: "Seed of every random choice (noise, part shapes, random faults, stagger).")
     var seed: UInt64 = 1
 
     @Option(help: "Simulated time of the first sample: RFC 3339, epoch milliseconds, or 'now'.")
@@ -76,7 +76,7 @@ public struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "Bearer token for sinter-server with --http (default: $SINTER_TOKEN).")
     var token: String?
 
-    @Option(help: "Serve seed 001's GET /api/v1/printer/status on this port (0 picks one and prints it).")
+    @Option(parsing: .unconditional, help: "Serve seed 001's GET /api/v1/printer/status on this port (0 picks one and prints it).")
     var statusPort: Int?
 
     @Option(help: "Address of the status endpoint.")
@@ -85,13 +85,13 @@ public struct SimulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("fault"), help: ArgumentHelp("A scheduled fault (repeatable): KIND:PRINTER@START[+DURATION][,key=value].", valueName: "spec"))
     var faults: [String] = []
 
-    @Option(help: "Mean number of random faults per printer per simulated hour.")
+    @Option(parsing: .unconditional, help: "Mean number of random faults per printer per simulated hour.")
     var randomFaults = 0.0
 
     @Option(help: "Write ground truth (fault starts and ends, FDM state changes) to this JSON Lines file.")
     var labels: String?
 
-    @Option(help: "Seconds each FDM state lasts.")
+    @Option(parsing: .unconditional, help: "Seconds each FDM state lasts.")
     var stateSeconds = 60.0
 
     @Flag(help: "Start every FDM printer at the beginning of its cycle (default: staggered by the seed).")
@@ -106,16 +106,16 @@ public struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "The thermal camera's range in °C, LOW:HIGH.")
     var temperatureRange = "20:80"
 
-    @Option(help: "Resolution of every reading (°C, kW, mm/s); 0 = full Float precision.")
+    @Option(parsing: .unconditional, help: "Resolution of every reading (°C, kW, mm/s); 0 = full Float precision.")
     var sensorResolution = 0.01
 
-    @Option(help: "Most records per HTTP request (--http only; --opcua writes one request per step).")
+    @Option(parsing: .unconditional, help: "Most records per HTTP request (--http only; --opcua writes one request per step).")
     var batch = 64
 
-    @Option(help: "Output backlog bound in MiB while the server is unreachable (oldest records are dropped beyond it).")
+    @Option(parsing: .unconditional, help: "Output backlog bound in MiB while the server is unreachable (oldest records are dropped beyond it).")
     var backlogMb = 256
 
-    @Option(help: "Wall seconds between progress lines (on stderr).")
+    @Option(parsing: .unconditional, help: "Wall seconds between progress lines (on stderr).")
     var reportEvery = 5.0
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")

@@ -120,6 +120,8 @@ struct RuleTests {
         #expect(e.count == 2)
         #expect(e.first.map { $0.0 == 10 && $0.1 == .raise && $0.2 == .critical } == true)
         #expect(e.last.map { $0.0 == 35 && $0.1 == .resolve } == true)   // 5 s clear after 30
+        // The resolve carries the severity the alert had (alerts.log said RESOLVE WARNING for critical ones).
+        #expect(e.last?.2 == .critical)
     }
 
     @Test func filamentJamNeedsLowFlowUnderLoadWhileExtruding() {
@@ -162,6 +164,7 @@ struct RuleTests {
         #expect(e.first?.0 == 75)    // from 72, pending 3 s
         #expect(e.count == 3 && e[1].2 == .critical && e[1].0 == 84)
         #expect(e.last?.0 == 102)    // clear from 92, 10 s
+        #expect(e.last?.2 == .critical)   // resolved at the severity it had when it cleared
     }
 
     @Test func powerSpikeIsJudgedAgainstTheRecentNormal() {

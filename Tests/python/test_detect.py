@@ -144,6 +144,17 @@ def test_bad_flags_are_named(args, named):
     assert named in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("args,named,words", [
+    (["--interval", "-3"], "--interval", "between 0 and 3600"),
+    (["--history", "-1"], "--history", "-1"),
+])
+def test_negative_numbers_are_refused_naming_the_flag_and_the_range(args, named, words):
+    result = run([detect_binary(), *args], timeout=30)
+    assert result.returncode != 0, result.stdout
+    assert named in result.stderr and words in result.stderr, result.stderr
+    assert "Missing value" not in result.stderr, result.stderr
+
+
 def test_help_explains_the_rules():
     result = run([detect_binary(), "run", "--help"], timeout=30)
     assert result.returncode == 0

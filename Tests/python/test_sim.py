@@ -499,6 +499,9 @@ def test_opcua_output_writes_every_record_into_the_gateway():
     (["--http", "ftp://127.0.0.1:1"], "--http", ""),
     (["--sim-seconds=-1"], "--sim-seconds", ""),
     (["--dmls", "0", "--fdm", "0"], "--dmls", ""),
+    # A negative number is the flag's value, refused with the allowed range (not "Missing value").
+    (["--dmls", "-1"], "--dmls", "got -1"),
+    (["--fdm", "-2"], "--fdm", "got -2"),
     (["--http", "http://127.0.0.1:1", "--opcua", "opc.tcp://127.0.0.1:1"], "--opcua", "--http"),
     (["--opcua", "http://127.0.0.1:4840"], "--opcua", "opc.tcp://"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)

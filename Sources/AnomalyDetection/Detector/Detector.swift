@@ -231,6 +231,8 @@ struct PrinterMonitor: Sendable {
             guard let finding = findings[rule], !configuration.disabledRules.contains(rule),
                   var debouncer = debouncers[rule] else { continue }
             if case .holds = finding.reading { lastFindings[rule] = finding }
+            // The severity the alert had while open: what a resolve reports (and logs).
+            let openSeverity = debouncer.severity ?? .warning
             let transition = debouncer.update(finding.reading, at: t)
             debouncers[rule] = debouncer
             guard let transition else { continue }
@@ -242,7 +244,7 @@ struct PrinterMonitor: Sendable {
                 decisions.append(AlertDecision(action: .update, machineID: machineID, rule: rule, severity: s,
                                                message: finding.message, details: finding.details, time: t))
             case .resolved:
-                decisions.append(AlertDecision(action: .resolve, machineID: machineID, rule: rule, severity: .warning,
+                decisions.append(AlertDecision(action: .resolve, machineID: machineID, rule: rule, severity: openSeverity,
                                                message: "condition cleared", details: [:], time: t))
             }
         }
