@@ -103,7 +103,7 @@ struct ProcessingTests {
 
     @Test func windowOnePassesRecordsThroughBitForBit() {
         var averager = FrameAverager(window: 1)
-        let values: [Float] = [.nan, -0.0, .infinity, 1e-45, 20, 21, 22, 23, 24, 25, 26, 27]
+        let values: [Float] = [.nan, -0.0, .infinity, .leastNonzeroMagnitude, 20, 21, 22, 23, 24, 25, 26, 27]
         let r = record(dmls, second: 0, frame: try! ThermalFrame(width: 4, height: 3, values: values), power: 3, state: "idle")
         let out = averager.add(r)
         #expect(out.count == 1)

@@ -59,7 +59,7 @@ struct OverloadTests {
                             let response = try await client.execute(uri: "/api/v1/telemetry", method: .post, headers: batchHeaders,
                                                                     body: buffer(FrameBatch.encode(records)))
                             let ids = (try? response.body.json()["ids"] as? [String]) ?? []
-                            results.append((n, response.status, ids ?? [], response.headers[.retryAfter]))
+                            results.append((n, response.status, ids, response.headers[.retryAfter]))
                         }
                         return results
                     }

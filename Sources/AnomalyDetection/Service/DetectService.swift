@@ -5,7 +5,7 @@ public import Logging
 import NIOCore
 import SinterHTTPClient
 public import ServiceLifecycle
-public import TelemetryModel
+import TelemetryModel
 
 /// Settings of the detector service.
 public struct DetectServiceConfiguration: Sendable {
@@ -96,14 +96,16 @@ public actor DetectService: Service {
         let http = SinterClient(configuration: clientConfiguration, logger: logger)
         let client = DetectorAPI(client: http)
         if let path = configuration.alertsLog {
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: path), !FileManager.default.createFile(atPath: path, contents: nil) {
+                logger.warning("detect.alerts_log_failed", metadata: ["file": "\(path)"])
+            }
             log = FileHandle(forWritingAtPath: path)
             _ = try? log?.seekToEnd()
         }
         logger.notice("detect.started", metadata: ["server.url": "\(configuration.serverURL)", "history.seconds": "\(configuration.history.components.seconds)"])
         let started = ContinuousClock.now
         // SIGTERM/SIGINT (the service group's graceful shutdown) cancels the loops.
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.follow(client) }
                 group.addTask { await self.listen(client) }

@@ -202,7 +202,7 @@ struct QueryRoutes {
             guard let frame = r.frame else { throw APIError.notFound("record \(text) has no frame", field: "id") }
             var out = ByteBuffer()
             out.reserveCapacity(frame.values.count * 4)
-            frame.values.withUnsafeBytes { out.writeBytes($0) }
+            _ = frame.values.withUnsafeBytes { out.writeBytes($0) }
             return Response(status: .ok, headers: [
                 .contentType: "application/octet-stream",
                 HTTPField.Name("X-Frame-Width")!: String(frame.width),
