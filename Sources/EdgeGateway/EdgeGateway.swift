@@ -20,7 +20,17 @@ import TelemetryModel
 /// Values become records (``RecordAssembler``), N consecutive records are averaged
 /// (``FrameAverager``), every record's frame statistics go to ``status()``, and records are
 /// appended to the ``Spool`` before anything is sent: a forwarder posts the oldest ones as
-/// binary batches and acknowledges them only on 2xx. On graceful shutdown the gateway stops
+/// binary batches and acknowledges them only on 2xx.
+///
+/// An OPC UA Write is answered Good once the records it completed are in the spool and
+/// covered by an fdatasync (concurrent writes share one, ``Spool/appendDurably(_:)``), so a
+/// crash or power cut after Good loses none of them. Values that complete no record yet are
+/// answered Good while they are only in memory, and a crash loses them: the fields of a sample
+/// whose other fields have not arrived (until they do, or ``EdgeConfiguration/settle``
+/// passes and the partial record goes out), and with ``EdgeConfiguration/average`` N > 1 the
+/// up to N − 1 records of a printer waiting for their averaging group to fill. When the
+/// completed records cannot be made durable (held for spool room, or the spool failed) the
+/// Write's items are answered `BadResourceUnavailable`; the values may still be forwarded later. On graceful shutdown the gateway stops
 /// its intakes, spools partial records and partial averages, forwards for up to
 /// ``drainTimeout``, and closes the spool; what is left is sent by the next run.
 ///
@@ -39,8 +49,14 @@ public final class EdgeGateway: Service, Sendable {
     private let spool: Spool
     private let pipeline: EdgePipeline
     private let server: OPCUAServer?
-    private let stream: AsyncStream<[IntakeValue]>
-    private let continuation: AsyncStream<[IntakeValue]>.Continuation
+    private let stream: AsyncStream<IntakeBatch>
+    private let continuation: AsyncStream<IntakeBatch>.Continuation
+
+    /// One Write request's values, and where to say what became of them.
+    struct IntakeBatch: Sendable {
+        var values: [IntakeValue]
+        var reply: CheckedContinuation<EdgePipeline.Receipt, Never>
+    }
 
     /// Checks the configuration, opens (and recovers) the spool, and builds the printers' address space.
     /// - Throws: ``EdgeError`` naming the setting that is wrong, or the spool's error.
@@ -88,7 +104,7 @@ public final class EdgeGateway: Service, Sendable {
         let pipeline = EdgePipeline(configuration: configuration, fields: fields, kinds: kinds, spool: spool, status: statusBox,
                                     logger: logger, dropWhenHeldFull: configuration.listen == nil)
         self.pipeline = pipeline
-        (stream, continuation) = AsyncStream.makeStream(of: [IntakeValue].self)
+        (stream, continuation) = AsyncStream.makeStream(of: IntakeBatch.self)
 
         if let listen = configuration.listen {
             let url: EndpointURL
@@ -105,6 +121,7 @@ public final class EdgeGateway: Service, Sendable {
             let gate = pipeline.gate
             let continuation = self.continuation
             let statusBox = self.statusBox
+            let spool = self.spool
             server = OPCUAServer(
                 configuration: serverConfiguration, addressSpace: space, logger: logger,
                 onWrite: { writes in
@@ -116,9 +133,15 @@ public final class EdgeGateway: Service, Sendable {
                         values.append(IntakeValue(machine: machine, field: field, value: variant,
                                                   timestamp: IntakeValue.time(of: write.value, arrival: arrival)))
                     }
-                    guard !values.isEmpty else { return }
-                    gate.enqueued()
-                    continuation.yield(values)
+                    guard !values.isEmpty else { return .good }
+                    let receipt = await withCheckedContinuation { reply in
+                        gate.enqueued()
+                        if case .terminated = continuation.yield(IntakeBatch(values: values, reply: reply)) {
+                            gate.dequeued()
+                            reply.resume(returning: .notSpooled)
+                        }
+                    }
+                    return await Self.answer(receipt, spool: spool, logger: logger)
                 },
                 admitWrites: {
                     if gate.accepting { return .good }
@@ -128,6 +151,24 @@ public final class EdgeGateway: Service, Sendable {
             )
         } else {
             server = nil
+        }
+    }
+
+    /// The status a Write gets: Good once the records it completed are durable.
+    private static func answer(_ receipt: EdgePipeline.Receipt, spool: Spool, logger: Logger) async -> StatusCode {
+        switch receipt {
+        case .inMemory:
+            return .good
+        case .notSpooled:
+            return .badResourceUnavailable
+        case .spooled(let sequence):
+            do throws(SpoolError) {
+                try await spool.waitUntilDurable(through: sequence)
+                return .good
+            } catch {
+                logger.error("edge.write_not_durable", metadata: ["spool.sequence": "\(sequence)", "error": "\(error)"])
+                return .badResourceUnavailable
+            }
         }
     }
 
@@ -167,9 +208,9 @@ public final class EdgeGateway: Service, Sendable {
         let stream = self.stream
         let gate = pipeline.gate
         let consumer = Task {
-            for await values in stream {
+            for await batch in stream {
                 gate.dequeued()
-                await pipeline.ingest(values)
+                batch.reply.resume(returning: await pipeline.ingest(batch.values))
             }
         }
         let tickInterval = min(configuration.settle / 2, .milliseconds(100))
@@ -202,8 +243,8 @@ public final class EdgeGateway: Service, Sendable {
             try? await gracefulShutdown()
         }
 
-        // Stop taking in, spool what is pending, forward for a while, close. Write requests
-        // already answered Good but still queued are processed first (at most `buffer` of them).
+        // Stop taking in, spool what is pending, forward for a while, close. The server answered
+        // every Write it took before it stopped (each waited for its records to be durable).
         logger.info("edge.stopping", metadata: ["intake.queued": "\(gate.queuedBatches)"])
         source?.cancel()
         await source?.value
