@@ -60,7 +60,12 @@ public final class EdgeGateway: Service, Sendable {
 
     /// Checks the configuration, opens (and recovers) the spool, and builds the printers' address space.
     /// - Throws: ``EdgeError`` naming the setting that is wrong, or the spool's error.
-    public init(configuration: EdgeConfiguration, logger: Logger, drainTimeout: Duration = .seconds(5)) throws(EdgeError) {
+    public convenience init(configuration: EdgeConfiguration, logger: Logger, drainTimeout: Duration = .seconds(5)) throws(EdgeError) {
+        try self.init(configuration: configuration, logger: logger, drainTimeout: drainTimeout, spoolSyncer: Spool.blockingPoolSync)
+    }
+
+    /// The same, with another fdatasync for the spool's group commits (tests hold or fail it).
+    init(configuration: EdgeConfiguration, logger: Logger, drainTimeout: Duration, spoolSyncer: @escaping Spool.Syncer) throws(EdgeError) {
         guard configuration.average >= 1 else { throw EdgeError(.invalidArgument, "--average must be at least 1, got \(configuration.average)") }
         guard configuration.buffer >= 1 else { throw EdgeError(.invalidArgument, "--buffer must be at least 1, got \(configuration.buffer)") }
         guard configuration.batchRecords >= 1 else { throw EdgeError(.invalidArgument, "--batch must be at least 1, got \(configuration.batchRecords)") }
@@ -74,7 +79,7 @@ public final class EdgeGateway: Service, Sendable {
         self.logger = logger
         self.drainTimeout = drainTimeout
         do throws(SpoolError) {
-            spool = try Spool(configuration: configuration.spool, logger: logger)
+            spool = try Spool(configuration: configuration.spool, logger: logger, syncer: spoolSyncer)
         } catch {
             throw EdgeError(.spool, "\(error.message) (--spool \(configuration.spool.directory))")
         }

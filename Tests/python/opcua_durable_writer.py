@@ -90,7 +90,7 @@ async def main() -> int:
     parser.add_argument("--start-ns", type=int, required=True)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    client = Client(args.url, timeout=10)
+    client = Client(args.url, timeout=3)   # a Write in flight when the edge is killed fails after this
     try:
         await client.connect()
         namespaces = await client.get_node(ua.NodeId(ua.ObjectIds.Server_NamespaceArray)).read_value()
