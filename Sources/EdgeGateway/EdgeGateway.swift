@@ -30,9 +30,11 @@ import TelemetryModel
 /// passes and the partial record goes out), and with ``EdgeConfiguration/average`` N > 1 the
 /// up to N − 1 records of a printer waiting for their averaging group to fill. When the
 /// completed records cannot be made durable (held for spool room, or the spool failed) the
-/// Write's items are answered `BadResourceUnavailable`; the values may still be forwarded later. On graceful shutdown the gateway stops
-/// its intakes, spools partial records and partial averages, forwards for up to
-/// ``drainTimeout``, and closes the spool; what is left is sent by the next run.
+/// Write's items are answered `BadResourceUnavailable`; the values may still be forwarded later.
+///
+/// On graceful shutdown the gateway stops its intakes, spools partial records and partial
+/// averages, forwards for up to ``drainTimeout``, and closes the spool; what is left is sent by
+/// the next run.
 ///
 /// ```swift
 /// var configuration = EdgeConfiguration(spoolDirectory: "/tmp/edge-spool")
@@ -248,8 +250,8 @@ public final class EdgeGateway: Service, Sendable {
             try? await gracefulShutdown()
         }
 
-        // Stop taking in, spool what is pending, forward for a while, close. The server answered
-        // every Write it took before it stopped (each waited for its records to be durable).
+        // Stop taking in, spool what is pending, forward for a while, close. Every Write the
+        // server took was ingested before it stopped (its handler waits for the pipeline).
         logger.info("edge.stopping", metadata: ["intake.queued": "\(gate.queuedBatches)"])
         source?.cancel()
         await source?.value
