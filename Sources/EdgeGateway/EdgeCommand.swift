@@ -47,6 +47,8 @@ struct EdgeRunCommand: AsyncParsableCommand {
             The values of one printer with one SourceTimestamp make one record; --average N \
             consecutive records become one (element-wise mean of the frames, mean of the channels, \
             the last state and time). Every record goes to the spool (--spool) before it is sent; \
+            an OPC UA Write is answered Good only once the records it completed are fsynced there \
+            (see --average and --settle-ms for the values a crash can still lose); \
             the forwarder posts the oldest as binary batches and deletes them only when the server \
             has them, retrying with exponential backoff and jitter while the server is down. The \
             spool survives restarts and is replayed in order; the server stores a duplicate once. \
@@ -92,7 +94,7 @@ struct EdgeRunCommand: AsyncParsableCommand {
     @Option(help: "Records held in memory between OPC UA intake and the spool; when full, writes are refused with BadResourceUnavailable.")
     var buffer = 1024
 
-    @Option(help: "Consecutive records of a printer averaged into one (1 forwards every record).")
+    @Option(help: "Consecutive records of a printer averaged into one (1 forwards every record). With N > 1, a Write whose record waits in a group that is not full is answered Good with it in memory only: a crash loses up to N - 1 records per printer.")
     var average = 1
 
     @Option(help: "Most records per HTTP request.")
@@ -116,7 +118,7 @@ struct EdgeRunCommand: AsyncParsableCommand {
     @Option(help: "Publishing interval of the --subscribe subscription, in milliseconds.")
     var publishingInterval = 100.0
 
-    @Option(help: "Milliseconds a record waits for the rest of its variables.")
+    @Option(help: "Milliseconds a record waits for the rest of its variables. A Write that completes no record (some of a sample's variables) is answered Good with its values in memory only: a crash before the record is complete, or settled and spooled, loses them.")
     var settleMs = 250
 
     @Option(help: "Seconds between progress lines (0: none).")

@@ -20,9 +20,21 @@ import TelemetryModel
 /// Values become records (``RecordAssembler``), N consecutive records are averaged
 /// (``FrameAverager``), every record's frame statistics go to ``status()``, and records are
 /// appended to the ``Spool`` before anything is sent: a forwarder posts the oldest ones as
-/// binary batches and acknowledges them only on 2xx. On graceful shutdown the gateway stops
-/// its intakes, spools partial records and partial averages, forwards for up to
-/// ``drainTimeout``, and closes the spool; what is left is sent by the next run.
+/// binary batches and acknowledges them only on 2xx.
+///
+/// An OPC UA Write is answered Good once the records it completed are in the spool and
+/// covered by an fdatasync (concurrent writes share one, ``Spool/appendDurably(_:)``), so a
+/// crash or power cut after Good loses none of them. Values that complete no record yet are
+/// answered Good while they are only in memory, and a crash loses them: the fields of a sample
+/// whose other fields have not arrived (until they do, or ``EdgeConfiguration/settle``
+/// passes and the partial record goes out), and with ``EdgeConfiguration/average`` N > 1 the
+/// up to N − 1 records of a printer waiting for their averaging group to fill. When the
+/// completed records cannot be made durable (held for spool room, or the spool failed) the
+/// Write's items are answered `BadResourceUnavailable`; the values may still be forwarded later.
+///
+/// On graceful shutdown the gateway stops its intakes, spools partial records and partial
+/// averages, forwards for up to ``drainTimeout``, and closes the spool; what is left is sent by
+/// the next run.
 ///
 /// ```swift
 /// var configuration = EdgeConfiguration(spoolDirectory: "/tmp/edge-spool")
@@ -39,12 +51,23 @@ public final class EdgeGateway: Service, Sendable {
     private let spool: Spool
     private let pipeline: EdgePipeline
     private let server: OPCUAServer?
-    private let stream: AsyncStream<[IntakeValue]>
-    private let continuation: AsyncStream<[IntakeValue]>.Continuation
+    private let stream: AsyncStream<IntakeBatch>
+    private let continuation: AsyncStream<IntakeBatch>.Continuation
+
+    /// One Write request's values, and where to say what became of them.
+    struct IntakeBatch: Sendable {
+        var values: [IntakeValue]
+        var reply: CheckedContinuation<EdgePipeline.Receipt, Never>
+    }
 
     /// Checks the configuration, opens (and recovers) the spool, and builds the printers' address space.
     /// - Throws: ``EdgeError`` naming the setting that is wrong, or the spool's error.
-    public init(configuration: EdgeConfiguration, logger: Logger, drainTimeout: Duration = .seconds(5)) throws(EdgeError) {
+    public convenience init(configuration: EdgeConfiguration, logger: Logger, drainTimeout: Duration = .seconds(5)) throws(EdgeError) {
+        try self.init(configuration: configuration, logger: logger, drainTimeout: drainTimeout, spoolSyncer: Spool.blockingPoolSync)
+    }
+
+    /// The same, with another fdatasync for the spool's group commits (tests hold or fail it).
+    init(configuration: EdgeConfiguration, logger: Logger, drainTimeout: Duration, spoolSyncer: @escaping Spool.Syncer) throws(EdgeError) {
         guard configuration.average >= 1 else { throw EdgeError(.invalidArgument, "--average must be at least 1, got \(configuration.average)") }
         guard configuration.buffer >= 1 else { throw EdgeError(.invalidArgument, "--buffer must be at least 1, got \(configuration.buffer)") }
         guard configuration.batchRecords >= 1 else { throw EdgeError(.invalidArgument, "--batch must be at least 1, got \(configuration.batchRecords)") }
@@ -58,7 +81,7 @@ public final class EdgeGateway: Service, Sendable {
         self.logger = logger
         self.drainTimeout = drainTimeout
         do throws(SpoolError) {
-            spool = try Spool(configuration: configuration.spool, logger: logger)
+            spool = try Spool(configuration: configuration.spool, logger: logger, syncer: spoolSyncer)
         } catch {
             throw EdgeError(.spool, "\(error.message) (--spool \(configuration.spool.directory))")
         }
@@ -88,7 +111,7 @@ public final class EdgeGateway: Service, Sendable {
         let pipeline = EdgePipeline(configuration: configuration, fields: fields, kinds: kinds, spool: spool, status: statusBox,
                                     logger: logger, dropWhenHeldFull: configuration.listen == nil)
         self.pipeline = pipeline
-        (stream, continuation) = AsyncStream.makeStream(of: [IntakeValue].self)
+        (stream, continuation) = AsyncStream.makeStream(of: IntakeBatch.self)
 
         if let listen = configuration.listen {
             let url: EndpointURL
@@ -105,6 +128,7 @@ public final class EdgeGateway: Service, Sendable {
             let gate = pipeline.gate
             let continuation = self.continuation
             let statusBox = self.statusBox
+            let spool = self.spool
             server = OPCUAServer(
                 configuration: serverConfiguration, addressSpace: space, logger: logger,
                 onWrite: { writes in
@@ -116,9 +140,15 @@ public final class EdgeGateway: Service, Sendable {
                         values.append(IntakeValue(machine: machine, field: field, value: variant,
                                                   timestamp: IntakeValue.time(of: write.value, arrival: arrival)))
                     }
-                    guard !values.isEmpty else { return }
-                    gate.enqueued()
-                    continuation.yield(values)
+                    guard !values.isEmpty else { return .good }
+                    let receipt = await withCheckedContinuation { reply in
+                        gate.enqueued()
+                        if case .terminated = continuation.yield(IntakeBatch(values: values, reply: reply)) {
+                            gate.dequeued()
+                            reply.resume(returning: .notSpooled)
+                        }
+                    }
+                    return await Self.answer(receipt, spool: spool, logger: logger)
                 },
                 admitWrites: {
                     if gate.accepting { return .good }
@@ -128,6 +158,24 @@ public final class EdgeGateway: Service, Sendable {
             )
         } else {
             server = nil
+        }
+    }
+
+    /// The status a Write gets: Good once the records it completed are durable.
+    private static func answer(_ receipt: EdgePipeline.Receipt, spool: Spool, logger: Logger) async -> StatusCode {
+        switch receipt {
+        case .inMemory:
+            return .good
+        case .notSpooled:
+            return .badResourceUnavailable
+        case .spooled(let sequence):
+            do throws(SpoolError) {
+                try await spool.waitUntilDurable(through: sequence)
+                return .good
+            } catch {
+                logger.error("edge.write_not_durable", metadata: ["spool.sequence": "\(sequence)", "error": "\(error)"])
+                return .badResourceUnavailable
+            }
         }
     }
 
@@ -162,9 +210,9 @@ public final class EdgeGateway: Service, Sendable {
         let stream = self.stream
         let gate = pipeline.gate
         let consumer = Task {
-            for await values in stream {
+            for await batch in stream {
                 gate.dequeued()
-                await pipeline.ingest(values)
+                batch.reply.resume(returning: await pipeline.ingest(batch.values))
             }
         }
         let tickInterval = min(configuration.settle / 2, .milliseconds(100))
@@ -197,8 +245,8 @@ public final class EdgeGateway: Service, Sendable {
             try? await gracefulShutdown()
         }
 
-        // Stop taking in, spool what is pending, forward for a while, close. Write requests
-        // already answered Good but still queued are processed first (at most `buffer` of them).
+        // Stop taking in, spool what is pending, forward for a while, close. Every Write the
+        // server took was ingested before it stopped (its handler waits for the pipeline).
         logger.info("edge.stopping", metadata: ["intake.queued": "\(gate.queuedBatches)"])
         source?.cancel()
         await source?.value

@@ -10,8 +10,24 @@ import TelemetryModel
 /// spool. Records the spool refuses (full, `reject` policy) are held in memory and appended
 /// again after each acknowledgement; while any are held, or intake is ``EdgeConfiguration/buffer``
 /// batches behind, ``accepting`` is false and the OPC UA server refuses writes.
+///
+/// ``ingest(_:)`` says what became of a batch (a ``Receipt``), so that an OPC UA Write can be
+/// answered Good only once the records it completed are durable in the spool.
 actor EdgePipeline {
     enum State: Sendable { case running, finished }
+
+    /// What became of one batch of values.
+    enum Receipt: Sendable, Equatable {
+        /// The values completed no outgoing record: they wait in memory, in a record that is
+        /// missing fields (until they come or ``EdgeConfiguration/settle`` passes) or in an
+        /// averaging group that is not full (``EdgeConfiguration/average``).
+        case inMemory
+        /// The records the batch completed are in the spool (page cache), through this sequence.
+        case spooled(UInt64)
+        /// The records the batch completed are not in the spool: held in memory for room, or
+        /// the spool failed, or the pipeline has finished.
+        case notSpooled
+    }
 
     private var state = State.running
     private var assembler: RecordAssembler
@@ -24,6 +40,8 @@ actor EdgePipeline {
     private let dropWhenHeldFull: Bool
     private var held: [TelemetryRecord] = []
     private var heldDropped = 0
+    /// The sequence of the newest record the spool took.
+    private var lastSequence: UInt64 = 0
     /// Read by the OPC UA server's admission check without awaiting.
     let gate: Gate
 
@@ -57,9 +75,11 @@ actor EdgePipeline {
         for (machine, set) in fields { assembler.register(machine, fields: set, kind: kinds[machine] ?? "") }
     }
 
-    /// Takes one batch of values (one Write request, or one notification).
-    func ingest(_ values: [IntakeValue]) async {
-        guard state == .running else { return }
+    /// Takes one batch of values (one Write request, or one notification) and says what
+    /// became of it.
+    @discardableResult
+    func ingest(_ values: [IntakeValue]) async -> Receipt {
+        guard state == .running else { return .notSpooled }
         let before = assembler.unusable
         let records = assembler.add(values, now: .now)
         let unusable = assembler.unusable - before
@@ -67,7 +87,9 @@ actor EdgePipeline {
             $0.valuesIn += values.count
             $0.valuesUnusable += unusable
         }
-        await process(records)
+        let out = await process(records)
+        if out == 0 { return .inMemory }
+        return held.isEmpty ? .spooled(lastSequence) : .notSpooled
     }
 
     /// Emits records whose settle time passed and retries held records; called periodically.
@@ -101,13 +123,16 @@ actor EdgePipeline {
         }
     }
 
-    private func process(_ records: [TelemetryRecord]) async {
-        guard !records.isEmpty else { return }
+    /// Averages and appends `records`; returns how many records went out to the spool.
+    @discardableResult
+    private func process(_ records: [TelemetryRecord]) async -> Int {
+        guard !records.isEmpty else { return 0 }
         status.update { $0.recordsIn += records.count }
         var out: [TelemetryRecord] = []
         for record in records { out += averager.add(record) }
         record(out)
         await append(out)
+        return out.count
     }
 
     /// Statistics of each outgoing record, into the status.
@@ -135,7 +160,7 @@ actor EdgePipeline {
             return
         }
         do throws(SpoolError) {
-            try await spool.append(records)
+            lastSequence = try await spool.append(records)
             gate.setBlocked(false)
         } catch {
             if error.code == .full {
@@ -159,7 +184,7 @@ actor EdgePipeline {
     private func appendEach(_ records: [TelemetryRecord]) async {
         for (index, record) in records.enumerated() {
             do throws(SpoolError) {
-                try await spool.append([record])
+                lastSequence = try await spool.append([record])
             } catch {
                 if error.code == .invalidRecord {
                     status.update { $0.rejected += 1 }

@@ -56,7 +56,8 @@ struct TestServer {
     /// The printers namespace index (the same on every TestServer).
     var ns: UInt16
 
-    static func start(port: Int = 0, _ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    static func start(port: Int = 0, _ configure: (inout ServerConfiguration) -> Void = { _ in },
+                      onWrite: (@Sendable ([NodeWrite]) async -> StatusCode)? = nil) async throws -> TestServer {
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = port
@@ -64,7 +65,7 @@ struct TestServer {
         var space = AddressSpace()
         let nodes = space.addPrinter("dmls-01")
         space.addPrinter("fdm-01")
-        let server = OPCUAServer(configuration: configuration, addressSpace: space, logger: testLogger)
+        let server = OPCUAServer(configuration: configuration, addressSpace: space, logger: testLogger, onWrite: onWrite)
         let task = Task { try await server.run() }
         let bound = try await within(10, "the server to listen") { try await server.listeningPort() }
         return TestServer(server: server, task: task, port: bound, ns: nodes?.object.namespace ?? 0)

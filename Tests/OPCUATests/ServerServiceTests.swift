@@ -30,7 +30,7 @@ private struct Harness {
         writes = log
         core = ServerCore(
             configuration: configuration, addressSpace: space, endpointUrl: "opc.tcp://127.0.0.1:4840",
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), onWrite: { log.append($0) }
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), onWrite: { log.append($0); return .good }
         )
         let (stream, continuation) = AsyncStream<ResponseSink.Outgoing>.makeStream()
         outgoing = stream

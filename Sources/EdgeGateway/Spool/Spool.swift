@@ -1,5 +1,13 @@
 // The edge gateway's disk spool. Format and recovery: Storage/Format/spool.md.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 public import Logging
+import NIOPosix
 public import TelemetryModel
 
 /// The edge gateway's disk spool: every record is written here before it is forwarded, and
@@ -12,6 +20,11 @@ public import TelemetryModel
 /// replays the unacknowledged records, in order, when it is opened again. Damaged bytes are
 /// reported and skipped, never trapped on. A record can be sent twice (the server stores
 /// duplicates once); it is never lost while the spool has room.
+///
+/// ``appendDurably(_:)`` returns only once the records are also covered by an fdatasync, so
+/// they survive a power cut: callers that append at the same time share one fdatasync (group
+/// commit). A failed fsync makes the spool refuse every later write (``SpoolError/Code/failed``)
+/// until it is reopened.
 ///
 /// ```swift
 /// let spool = try Spool(configuration: SpoolConfiguration(directory: "/var/lib/sinter-edge/spool"), logger: logger)
@@ -32,6 +45,16 @@ public actor Spool {
     private var syncTask: Task<Void, Never>?
     private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiter = 0
+    /// fdatasyncs `fd` and returns 0 or the errno; the default runs on NIO's blocking pool.
+    private let syncer: Syncer
+    /// A group-commit fdatasync is running (its caller leads; the others wait for it).
+    private var syncing = false
+    private var syncFollowers: [CheckedContinuation<Void, Never>] = []
+    /// Group-commit fdatasyncs done, for tests.
+    private(set) var groupSyncs = 0
+
+    /// fdatasyncs a descriptor off the actor and returns 0 or the errno (the descriptor stays open).
+    typealias Syncer = @Sendable (_ fd: Int32) async -> Int32
 
     /// Opens the spool in `configuration.directory`, creating it if needed, and recovers what
     /// a previous run left there.
@@ -46,8 +69,30 @@ public actor Spool {
     /// let spool = try Spool(configuration: configuration, logger: Logger(label: "sinter.edge.spool"))
     /// ```
     public init(configuration: SpoolConfiguration, logger: Logger) throws(SpoolError) {
+        try self.init(configuration: configuration, logger: logger, syncer: Self.blockingPoolSync)
+    }
+
+    /// Opens the spool with another fdatasync for group commits (tests count or fail them).
+    init(configuration: SpoolConfiguration, logger: Logger, syncer: @escaping Syncer) throws(SpoolError) {
         engine = try SpoolEngine.open(configuration: configuration, logger: logger)
         syncInterval = configuration.syncInterval
+        self.syncer = syncer
+    }
+
+    /// `fdatasync` (`fsync` on Darwin) on NIO's thread pool for blocking calls, so that the
+    /// actor's callers and the cooperative threads go on meanwhile.
+    static let blockingPoolSync: Syncer = { fd in
+        do {
+            return try await NIOThreadPool.singleton.runIfActive {
+                #if canImport(Darwin)
+                return fsync(fd) == 0 ? 0 : errno
+                #else
+                return fdatasync(fd) == 0 ? 0 : errno
+                #endif
+            }
+        } catch {
+            return EIO
+        }
     }
 
     /// Appends `records` in order, after every record appended before.
@@ -63,11 +108,77 @@ public actor Spool {
     /// ```swift
     /// try await spool.append([record])
     /// ```
-    public func append(_ records: [TelemetryRecord]) throws(SpoolError) {
+    /// - Returns: the sequence of the last record appended (of the newest record when
+    ///   `records` is empty); pass it to ``waitUntilDurable(through:)``.
+    @discardableResult
+    public func append(_ records: [TelemetryRecord]) throws(SpoolError) -> UInt64 {
         try engine.append(records)
         if engine.pendingRecords > 0 { wakeWaiters() }
         scheduleSync()
+        return engine.nextSequence &- 1
     }
+
+    /// Appends `records` like ``append(_:)`` and returns once they are covered by an fdatasync.
+    ///
+    /// Calls that arrive together share one fdatasync (group commit): while one runs, later
+    /// appends go to the page cache and wait for the next one, which covers all of them. A
+    /// failed fdatasync throws ``SpoolError/Code/failed`` here and for every later write, until
+    /// the spool is reopened; records it covered may be lost and must not be reported stored.
+    ///
+    /// ```swift
+    /// try await spool.appendDurably(records)   // now they survive a power cut
+    /// ```
+    public func appendDurably(_ records: [TelemetryRecord]) async throws(SpoolError) {
+        let last = try append(records)
+        try await waitUntilDurable(through: last)
+    }
+
+    /// Returns once every record through `sequence` is covered by an fdatasync, running one
+    /// (or waiting for the one that is running and then, if it started too early, the next).
+    ///
+    /// Throws ``SpoolError/Code/failed`` when an fdatasync failed before they were covered,
+    /// and ``SpoolError/Code/closed`` when the spool was closed.
+    ///
+    /// ```swift
+    /// let last = try await spool.append(records)
+    /// try await spool.waitUntilDurable(through: last)
+    /// ```
+    public func waitUntilDurable(through sequence: UInt64) async throws(SpoolError) {
+        while true {
+            if sequence <= engine.syncedThrough { return }
+            if let failure = engine.failure {
+                throw SpoolError(.failed, "records through \(sequence) may be lost: \(failure.message)", file: failure.file)
+            }
+            if engine.isClosed { throw SpoolError(.closed, "the spool in \(engine.directory) is closed") }
+            if syncing {
+                await withCheckedContinuation { syncFollowers.append($0) }
+                continue
+            }
+            // Lead a group commit: it covers everything appended until now.
+            syncing = true
+            defer {
+                syncing = false
+                let followers = syncFollowers
+                syncFollowers = []
+                for follower in followers { follower.resume() }
+            }
+            let target = try engine.prepareSync()
+            var failure: SpoolError?
+            if let fd = target.fd {
+                let code = await syncer(fd)
+                _ = systemCloseDescriptor(fd)
+                if code != 0 {
+                    failure = SpoolError(.io, "fdatasync failed for \(target.name): \(String(cString: strerror(code))) (errno \(code))",
+                                         file: target.name)
+                }
+                groupSyncs += 1
+            }
+            engine.finishSync(through: target.through, failure: failure)
+        }
+    }
+
+    /// Calls waiting for a group commit that another call leads (for tests).
+    var syncFollowerCount: Int { syncFollowers.count }
 
     /// Up to `maxRecords` of the oldest unacknowledged records, in append order, not removed.
     ///
@@ -169,6 +280,9 @@ public actor Spool {
         syncTask = nil
         engine.close()
         wakeWaiters()
+        let followers = syncFollowers
+        syncFollowers = []
+        for follower in followers { follower.resume() }
     }
 
     /// Schedules an fsync of the active segment `syncInterval` after the previous one.
@@ -187,4 +301,14 @@ public actor Spool {
         engine.sync()
         lastSync = .now
     }
+}
+
+private func systemCloseDescriptor(_ fd: Int32) -> Int32 {
+    #if canImport(Glibc)
+    Glibc.close(fd)
+    #elseif canImport(Musl)
+    Musl.close(fd)
+    #else
+    Darwin.close(fd)
+    #endif
 }

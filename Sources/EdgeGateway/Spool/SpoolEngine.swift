@@ -1,6 +1,13 @@
 // The spool's state and its operations: Storage/Format/spool.md#writing,
 // #reading-and-acknowledging and #space. `Spool` (an actor) owns one engine and adds waiting
 // and scheduled fsyncs; open is in SpoolRecovery.swift.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import TelemetryModel
 
@@ -141,6 +148,11 @@ final class SpoolEngine {
     /// The active segment has data that was not fsynced yet.
     private(set) var unsynced = false
     private(set) var isClosed = false
+    /// Every record through this sequence is covered by an fsync (or was there at open).
+    var syncedThrough: UInt64 = 0
+    /// Set by a failed fsync: the spool then refuses writes until it is reopened (fail-stop;
+    /// a later fsync that succeeds proves nothing about the data of the failed one).
+    private(set) var failure: SpoolError?
 
     init(directory: String, configuration: SpoolConfiguration, logger: Logger, lock: SpoolFile) {
         var configuration = configuration
@@ -175,6 +187,48 @@ final class SpoolEngine {
 
     private func checkOpen() throws(SpoolError) {
         if isClosed { throw SpoolError(.closed, "the spool in \(directory) is closed") }
+    }
+
+    /// Refuses writes after a failed fsync.
+    private func checkWritable() throws(SpoolError) {
+        try checkOpen()
+        if let failure {
+            throw SpoolError(.failed, "the spool in \(directory) refuses writes since an fsync failed (\(failure.message)); restart sinter-edge to reopen it",
+                             file: failure.file)
+        }
+    }
+
+    /// Marks the spool failed (fail-stop) and logs it once.
+    func fail(_ error: SpoolError) {
+        guard failure == nil else { return }
+        failure = error
+        logger.critical("spool.failed", metadata: ["spool.directory": "\(directory)", "error": "\(error)"])
+    }
+
+    /// What an fsync for durable appends must cover now: every record through `through`, and a
+    /// duplicate of the active segment's descriptor to fsync off the caller's thread (nil when
+    /// nothing is unsynced). Called by the owner, which then calls ``finishSync(through:failure:)``.
+    func prepareSync() throws(SpoolError) -> (fd: Int32?, name: String, through: UInt64) {
+        try checkWritable()
+        let through = nextSequence &- 1
+        guard unsynced, let active = activeFile else { return (nil, "", through) }
+        let fd = dup(active.fd)
+        guard fd >= 0 else {
+            let error = SpoolError.errno("dup", active.name)
+            fail(error)
+            throw error
+        }
+        return (fd, active.name, through)
+    }
+
+    /// Records the outcome of an fsync prepared with ``prepareSync()``.
+    func finishSync(through: UInt64, failure error: SpoolError?) {
+        if let error {
+            fail(error)
+            return
+        }
+        syncedThrough = max(syncedThrough, through)
+        if through == nextSequence &- 1 { unsynced = false }
     }
 
     /// Counts a damaged entry or file, keeps the error and logs it.
@@ -250,7 +304,7 @@ final class SpoolEngine {
     }
 
     func append(_ records: [TelemetryRecord]) throws(SpoolError) {
-        try checkOpen()
+        try checkWritable()
         guard !records.isEmpty else { return }
         for (index, record) in records.enumerated() { try Self.validate(record, index: index) }
 
@@ -337,6 +391,8 @@ final class SpoolEngine {
                     try file.write(buffer, range: group.bytes, at: SpoolFileHeader.size)
                     do throws(SpoolError) { try SpoolFileSystem.syncDirectory(directory) } catch {
                         logger.error("spool.sync_failed", metadata: ["spool.directory": "\(directory)", "error": "\(error)"])
+                        fail(error)
+                        throw error
                     }
                     lastWritten = file
                 } else if let active = activeFile, let size = previousSize {
@@ -626,11 +682,16 @@ final class SpoolEngine {
         unsynced = false
     }
 
+    /// fsyncs `file`, which holds every record appended so far that is not yet synced; a
+    /// failure is logged and makes the spool fail-stop.
     private func syncLogging(_ file: SpoolFile) {
+        guard failure == nil else { return }
         do throws(SpoolError) {
             try file.sync()
+            syncedThrough = max(syncedThrough, nextSequence &- 1)
         } catch {
             logger.error("spool.sync_failed", metadata: ["spool.directory": "\(directory)", "error": "\(error)"])
+            fail(error)
         }
     }
 

@@ -34,6 +34,9 @@ public struct SpoolError: Error, Sendable, CustomStringConvertible {
         public static let unsupportedFormat = Code("unsupported_format")
         /// The spool was closed.
         public static let closed = Code("closed")
+        /// An fsync failed: the spool refuses writes until it is reopened (what was fsynced
+        /// before stays; what the failed fsync covered may be lost).
+        public static let failed = Code("failed")
         /// A record cannot be spooled because it would not decode again (a kind or state over
         /// 64 bytes, a bad channel name, more than 1024 channels, a frame whose `values` do not
         /// match its size).

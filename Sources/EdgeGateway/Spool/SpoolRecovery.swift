@@ -70,6 +70,7 @@ extension SpoolEngine {
         pendingRecords = segments.reduce(0) { $0 + $1.pendingRecords }
         pendingBytes = segments.reduce(0) { $0 + $1.pendingBytes }
         recoveredRecords = pendingRecords
+        syncedThrough = nextSequence &- 1   // what a previous run left counts as it is
         if let last = segments.last {
             activeFile = try SpoolFile.open(path(last.name), name: last.name)
         }

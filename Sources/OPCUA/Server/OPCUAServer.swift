@@ -11,7 +11,12 @@ import Synchronization
 ///
 /// Each TCP connection carries one secure channel; sessions outlive channels, so a client can
 /// reconnect and reactivate its session. Host code changes values with ``setValue(_:_:)`` and
-/// learns of client writes through `onWrite`.
+/// learns of client writes through `onWrite`, which decides how they are answered.
+///
+/// A Write is applied to the address space when it arrives, in order; its response waits for
+/// `onWrite`. Meanwhile the connection goes on reading and answering its other requests (up to
+/// ``ServerConfiguration/maxPendingWritesPerConnection`` Writes may wait at once), and other
+/// connections are not held up.
 ///
 /// ```swift
 /// var space = AddressSpace()
@@ -28,14 +33,18 @@ public final class OPCUAServer: Service, Sendable {
     private let channelIds = Atomic<UInt32>(0)
 
     /// - Parameters:
-    ///   - onWrite: called after each Write service call with the values it stored (not for values set with ``setValue(_:_:)``).
+    ///   - onWrite: called after each Write service call with the values it stored (not for values
+    ///     set with ``setValue(_:_:)``); the response waits for it. Good answers the stored items
+    ///     Good; any other status (say `BadResourceUnavailable` when the host could not keep the
+    ///     values) is the result of every item that was stored. The values stay applied to the
+    ///     address space either way.
     ///   - admitWrites: asked before each Write service call; a Bad status (say
     ///     `BadResourceUnavailable` while the host's buffer is full) refuses every item of the
     ///     request with that status and applies none, so the writer can retry the whole request.
     public init(
         configuration: ServerConfiguration, addressSpace: AddressSpace = AddressSpace(), logger: Logger,
         eventLoopGroup: (any EventLoopGroup)? = nil,
-        onWrite: (@Sendable ([NodeWrite]) -> Void)? = nil,
+        onWrite: (@Sendable ([NodeWrite]) async -> StatusCode)? = nil,
         admitWrites: (@Sendable () -> StatusCode)? = nil
     ) {
         self.configuration = configuration
@@ -151,10 +160,25 @@ public final class OPCUAServer: Service, Sendable {
                         try await outbound.write(message)
                     }
                 }
+                // Writes waiting for the host's hook answer through the sink, so that this
+                // loop goes on with the connection's next requests; past the limit it waits.
+                let pending = PendingCount()
+                let limit = max(1, self.configuration.maxPendingWritesPerConnection)
                 do {
                     for try await message in inbound {
-                        let replies = await endpoint.receive(message)
+                        let (replies, later) = await endpoint.receiveDeferring(message)
                         for reply in replies { try await outbound.write(reply) }
+                        if let later {
+                            if pending.value >= limit {
+                                sink.send(await later.response(), requestId: later.requestId)
+                            } else {
+                                pending.add(1)
+                                group.addTask {
+                                    sink.send(await later.response(), requestId: later.requestId)
+                                    pending.add(-1)
+                                }
+                            }
+                        }
                         if endpoint.isClosed { break }
                     }
                 } catch {
@@ -173,6 +197,13 @@ extension ServerCore {
     package func setEndpointUrl(_ url: String) { endpointUrl = url }
 }
 
+/// Writes of one connection whose response is still waiting for the host.
+private final class PendingCount: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .relaxed) }
+    func add(_ n: Int) { count.add(n, ordering: .relaxed) }
+}
+
 /// One connection's secure channel and request decoding; responses are returned to the caller.
 ///
 /// Kept free of sockets so the stateful fuzzer and the tests can drive it directly.
@@ -185,6 +216,8 @@ package struct ServerConnection {
     /// The token id responses are secured with (read by the outbound task).
     let sendToken = TokenBox()
     package private(set) var isClosed = false
+    /// Set by `receiveMessage` when the request's response waits for the host.
+    private var deferred: Deferred?
 
     package final class TokenBox: Sendable {
         private let value = Atomic<UInt32>(0)
@@ -217,8 +250,30 @@ package struct ServerConnection {
         return [SecureMessage.transportError(error.status, reason: error.message)]
     }
 
-    /// Handles one inbound message and returns what to write back at once.
+    /// A response that waits for the host (a Write), with the request id to answer.
+    package struct Deferred: Sendable {
+        package let requestId: UInt32
+        package let response: @Sendable () async -> any ServiceResponse
+    }
+
+    /// Handles one inbound message and returns what to write back at once (a Write's response,
+    /// which waits for the host's hook, is awaited here too).
     package mutating func receive(_ message: SecureMessage) async -> [SecureMessage] {
+        let (replies, later) = await receiveDeferring(message)
+        guard let later else { return replies }
+        let response = await later.response()
+        return replies + [Self.encode(ResponseSink.Outgoing(requestId: later.requestId, response: response), channelId: channelId, tokenId: sendToken.load())]
+    }
+
+    /// Handles one inbound message: what to write back at once, and a response still to come
+    /// (a Write waiting for the host's hook), already applied, to send through the sink.
+    package mutating func receiveDeferring(_ message: SecureMessage) async -> ([SecureMessage], Deferred?) {
+        let replies = await receiveMessage(message)
+        defer { deferred = nil }
+        return (replies, deferred)
+    }
+
+    private mutating func receiveMessage(_ message: SecureMessage) async -> [SecureMessage] {
         let now = ContinuousClock.now
         switch message.kind {
         case .open(let header):
@@ -265,7 +320,13 @@ package struct ServerConnection {
             let response: (any ServiceResponse)?
             switch Self.decodeRequest(&body) {
             case .request(let request):
-                response = await core.handle(request, context: context)
+                switch await core.begin(request, context: context) {
+                case .now(let now):
+                    response = now
+                case .later(let later):
+                    deferred = Deferred(requestId: message.requestId, response: later)
+                    return []
+                }
             case .unsupported(let handle):
                 response = ServiceFault(responseHeader: ResponseHeader(timestamp: .now, requestHandle: handle, serviceResult: .badServiceUnsupported))
             case .undecodable(let handle, let error):

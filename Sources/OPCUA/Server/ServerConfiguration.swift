@@ -59,6 +59,9 @@ public struct ServerConfiguration: Sendable {
     public var maxBrowseContinuationPoints = 10
     /// References returned per node by Browse when the client asks for all (0).
     public var maxReferencesPerBrowse: UInt32 = 1000
+    /// Write requests of one connection whose responses may wait for the host's write hook at
+    /// once; past this the connection reads its next request only when one of them is answered.
+    public var maxPendingWritesPerConnection = 64
     /// Operations per Read/Write/Browse/… call.
     public var maxOperationsPerRequest = 10_000
 

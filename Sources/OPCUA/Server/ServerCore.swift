@@ -8,6 +8,14 @@ public struct NodeWrite: Sendable {
     public var value: DataValue
 }
 
+/// What ``ServerCore/begin(_:context:)`` made of a request: a response now, none (a parked
+/// Publish), or a response that comes once the host's write hook has answered.
+package enum ServiceOutcome: Sendable {
+    case now((any ServiceResponse)?)
+    /// The request was applied in arrival order; awaiting this gives its response.
+    case later(@Sendable () async -> any ServiceResponse)
+}
+
 /// Sessions, subscriptions and the address space behind every service call.
 ///
 /// One actor serialises all state; the connection tasks call ``handle(_:context:)`` and get
@@ -18,7 +26,7 @@ package actor ServerCore {
     let configuration: ServerConfiguration
     package var addressSpace: AddressSpace
     let logger: Logger
-    private let onWrite: (@Sendable ([NodeWrite]) -> Void)?
+    private let onWrite: (@Sendable ([NodeWrite]) async -> StatusCode)?
     private let admitWrites: (@Sendable () -> StatusCode)?
     package private(set) var state = State.running
     private var sessions: [NodeId: Session] = [:]
@@ -34,7 +42,7 @@ package actor ServerCore {
 
     package init(
         configuration: ServerConfiguration, addressSpace: AddressSpace, endpointUrl: String, logger: Logger,
-        onWrite: (@Sendable ([NodeWrite]) -> Void)?, admitWrites: (@Sendable () -> StatusCode)? = nil
+        onWrite: (@Sendable ([NodeWrite]) async -> StatusCode)?, admitWrites: (@Sendable () -> StatusCode)? = nil
     ) {
         self.configuration = configuration
         self.startTime = DateTime.now
@@ -151,8 +159,28 @@ package actor ServerCore {
         ServiceFault(responseHeader: header(handle, status))
     }
 
-    /// Runs one service; nil when the response comes later (Publish).
-    package func handle(_ request: any ServiceRequest, context: RequestContext) -> (any ServiceResponse)? {
+    /// Runs one service and waits for its response; nil when the response comes later through
+    /// the sink (Publish).
+    package func handle(_ request: any ServiceRequest, context: RequestContext) async -> (any ServiceResponse)? {
+        switch begin(request, context: context) {
+        case .now(let response): return response
+        case .later(let response): return await response()
+        }
+    }
+
+    /// Runs one service up to the point where it would wait for the host: a Write is applied to
+    /// the address space at once (so requests are applied in arrival order) and its response
+    /// awaits the write hook, off this actor.
+    package func begin(_ request: any ServiceRequest, context: RequestContext) -> ServiceOutcome {
+        if let request = request as? WriteRequest, state == .running, let session = sessions[request.requestHeader.authenticationToken],
+           session.activated, session.channelId == context.channelId {
+            sessions[request.requestHeader.authenticationToken]?.lastActivity = clock.now
+            return write(request)
+        }
+        return .now(dispatch(request, context: context))
+    }
+
+    private func dispatch(_ request: any ServiceRequest, context: RequestContext) -> (any ServiceResponse)? {
         let handle = request.requestHeader.requestHandle
         guard state == .running else { return fault(.badServerHalted, handle: handle) }
         switch request {
@@ -181,7 +209,9 @@ package actor ServerCore {
         case let request as RegisterNodesRequest: return registerNodes(request)
         case let request as UnregisterNodesRequest: return unregisterNodes(request)
         case let request as ReadRequest: return read(request)
-        case let request as WriteRequest: return write(request)
+        case let request as WriteRequest:
+            if case .now(let response) = write(request) { return response }
+            return fault(.badInternalError, handle: handle)   // not reached: begin(_:context:) handles writes
         case let request as CreateSubscriptionRequest: return createSubscription(request, token: token)
         case let request as ModifySubscriptionRequest: return modifySubscription(request, token: token)
         case let request as SetPublishingModeRequest: return setPublishingMode(request, token: token)
@@ -451,13 +481,16 @@ package actor ServerCore {
         return ReadResponse(responseHeader: header(handle), results: results, diagnosticInfos: nil)
     }
 
-    func write(_ request: WriteRequest) -> any ServiceResponse {
+    /// Applies a Write and, when the host has a write hook and something was stored, answers
+    /// later: the items stored are Good only if the hook returns Good, else they carry the
+    /// hook's status (the values stay applied to the address space either way).
+    func write(_ request: WriteRequest) -> ServiceOutcome {
         let handle = request.requestHeader.requestHandle
-        if let fault = checkCount(request.nodesToWrite?.count, handle: handle) { return fault }
+        if let fault = checkCount(request.nodesToWrite?.count, handle: handle) { return .now(fault) }
         // The host may refuse a whole request (its buffer is full): nothing is applied.
         if let admission = admitWrites?(), admission.isBad {
             let results = Array(repeating: admission, count: request.nodesToWrite?.count ?? 0)
-            return WriteResponse(responseHeader: header(handle), results: results, diagnosticInfos: nil)
+            return .now(WriteResponse(responseHeader: header(handle), results: results, diagnosticInfos: nil))
         }
         let now = DateTime.now
         var results: [StatusCode] = []
@@ -470,8 +503,16 @@ package actor ServerCore {
                 valueChanged(item.nodeId, stored)
             }
         }
-        if !written.isEmpty { onWrite?(written) }
-        return WriteResponse(responseHeader: header(handle), results: results, diagnosticInfos: nil)
+        guard let onWrite, !written.isEmpty else {
+            return .now(WriteResponse(responseHeader: header(handle), results: results, diagnosticInfos: nil))
+        }
+        let stored = results, values = written
+        return .later {
+            let verdict = await onWrite(values)
+            let final = verdict.isGood ? stored : stored.map { $0.isGood ? verdict : $0 }
+            return WriteResponse(responseHeader: ResponseHeader(timestamp: .now, requestHandle: handle, serviceResult: .good),
+                                 results: final, diagnosticInfos: nil)
+        }
     }
 
     // MARK: Change notification
