@@ -201,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "EdgeGatewayTests",
             dependencies: [
-                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C", "SinterHTTPClient",
+                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C", "SinterHTTPClient", "DurableFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -74,6 +74,9 @@ public protocol DurableFile: AnyObject, Sendable {
     func tryLock() throws(FileError) -> Bool
     /// Releases the lock.
     func unlock()
+    /// A second handle on the same open file (`dup`), closed on its own: an fsync can run on
+    /// it elsewhere while the owner closes or replaces the first.
+    func duplicate() throws(FileError) -> any DurableFile
     /// Closes the descriptor; later calls fail with `EBADF`. Closing twice does nothing.
     func close()
 }

@@ -442,6 +442,7 @@ final class FaultFile: DurableFile, @unchecked Sendable {
     }
 
     func tryLock() throws(FileError) -> Bool { try file.tryLock() }
+    func duplicate() throws(FileError) -> any DurableFile { FaultFile(file: try file.duplicate(), fs: fs, track: track) }
     func unlock() { file.unlock() }
     func close() { file.close() }
 }

@@ -156,6 +156,12 @@ final class PosixFile: DurableFile, @unchecked Sendable {
 
     func unlock() { _ = flock(fd, LOCK_UN) }
 
+    func duplicate() throws(FileError) -> any DurableFile {
+        let copy = dup(fd)
+        guard copy >= 0 else { throw FileError(.open, path: path, errno: currentErrno()) }
+        return PosixFile(fd: copy, path: path)
+    }
+
     func close() {
         guard fd >= 0 else { return }
         _ = systemClose(fd)

@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import DurableFiles
 import Synchronization
 import TelemetryModel
 import Testing
@@ -32,7 +33,7 @@ final class TestSyncer: Sendable {
     var completed: Int { state.withLock { $0.completed } }
 
     var sync: Spool.Syncer {
-        { fd in
+        { file in
             let (number, hold) = self.state.withLock { state in
                 state.started += 1
                 return (state.started, state.started == 1 && state.holdFirst)
@@ -48,9 +49,12 @@ final class TestSyncer: Sendable {
                     if go { continuation.resume() }
                 }
             }
-            let code: Int32 = self.failWith != 0 ? self.failWith : (fdatasync(fd) == 0 ? 0 : errno)
+            var failure: FileError? = self.failWith != 0 ? FileError(.sync, path: file.path, errno: self.failWith) : nil
+            if failure == nil {
+                do throws(FileError) { try file.sync() } catch { failure = error }
+            }
             self.state.withLock { $0.completed += 1 }
-            return code
+            return failure
         }
     }
 

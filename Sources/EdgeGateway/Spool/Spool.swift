@@ -6,6 +6,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DurableFiles
 public import Logging
 import NIOPosix
 public import TelemetryModel
@@ -53,8 +54,8 @@ public actor Spool {
     /// Group-commit fdatasyncs done, for tests.
     private(set) var groupSyncs = 0
 
-    /// fdatasyncs a descriptor off the actor and returns 0 or the errno (the descriptor stays open).
-    typealias Syncer = @Sendable (_ fd: Int32) async -> Int32
+    /// fdatasyncs a file off the actor and returns nil or the failure (the caller closes the file).
+    typealias Syncer = @Sendable (_ file: any DurableFile) async -> FileError?
 
     /// Opens the spool in `configuration.directory`, creating it if needed, and recovers what
     /// a previous run left there.
@@ -81,17 +82,18 @@ public actor Spool {
 
     /// `fdatasync` (`fsync` on Darwin) on NIO's thread pool for blocking calls, so that the
     /// actor's callers and the cooperative threads go on meanwhile.
-    static let blockingPoolSync: Syncer = { fd in
+    static let blockingPoolSync: Syncer = { file in
         do {
-            return try await NIOThreadPool.singleton.runIfActive {
-                #if canImport(Darwin)
-                return fsync(fd) == 0 ? 0 : errno
-                #else
-                return fdatasync(fd) == 0 ? 0 : errno
-                #endif
+            return try await NIOThreadPool.singleton.runIfActive { () -> FileError? in
+                do throws(FileError) {
+                    try file.sync()
+                    return nil
+                } catch {
+                    return error
+                }
             }
         } catch {
-            return EIO
+            return FileError(.sync, path: file.path, errno: EIO)
         }
     }
 
@@ -164,13 +166,10 @@ public actor Spool {
             }
             let target = try engine.prepareSync()
             var failure: SpoolError?
-            if let fd = target.fd {
-                let code = await syncer(fd)
-                _ = systemCloseDescriptor(fd)
-                if code != 0 {
-                    failure = SpoolError(.io, "fdatasync failed for \(target.name): \(String(cString: strerror(code))) (errno \(code))",
-                                         file: target.name)
-                }
+            if let file = target.file {
+                let error = await syncer(file)
+                file.close()
+                if let error { failure = SpoolError.file(error, target.name) }
                 groupSyncs += 1
             }
             engine.finishSync(through: target.through, failure: failure)
@@ -301,14 +300,4 @@ public actor Spool {
         engine.sync()
         lastSync = .now
     }
-}
-
-private func systemCloseDescriptor(_ fd: Int32) -> Int32 {
-    #if canImport(Glibc)
-    Glibc.close(fd)
-    #elseif canImport(Musl)
-    Musl.close(fd)
-    #else
-    Darwin.close(fd)
-    #endif
 }

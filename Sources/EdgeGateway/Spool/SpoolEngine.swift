@@ -8,6 +8,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DurableFiles
 import Logging
 import TelemetryModel
 
@@ -208,17 +209,17 @@ final class SpoolEngine {
     /// What an fsync for durable appends must cover now: every record through `through`, and a
     /// duplicate of the active segment's descriptor to fsync off the caller's thread (nil when
     /// nothing is unsynced). Called by the owner, which then calls ``finishSync(through:failure:)``.
-    func prepareSync() throws(SpoolError) -> (fd: Int32?, name: String, through: UInt64) {
+    func prepareSync() throws(SpoolError) -> (file: (any DurableFile)?, name: String, through: UInt64) {
         try checkWritable()
         let through = nextSequence &- 1
         guard unsynced, let active = activeFile else { return (nil, "", through) }
-        let fd = dup(active.fd)
-        guard fd >= 0 else {
-            let error = SpoolError.errno("dup", active.name)
-            fail(error)
-            throw error
+        do throws(FileError) {
+            return (try active.file.duplicate(), active.name, through)
+        } catch {
+            let failure = SpoolError.file(error, active.name)
+            fail(failure)
+            throw failure
         }
-        return (fd, active.name, through)
     }
 
     /// Records the outcome of an fsync prepared with ``prepareSync()``.
