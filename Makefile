@@ -59,9 +59,11 @@ soak: deps ## Crash soak: SOAK_KILLS SIGKILLs of an ingesting child, verifying t
 	swift build -c release --product sinter-store
 	.build/release/sinter-store crash-soak --kills $(SOAK_KILLS) --directory /tmp/sinter-soak
 
-soak-powerloss: deps ## Simulated power cuts (POWERLOSS_CUTS, default 1000) at random points of a store + alert workload; prints cuts, acknowledged, lost
+soak-powerloss: deps ## Simulated power cuts (POWERLOSS_CUTS, default 1000) at random points of a store + alert workload and of the edge spool; prints cuts, acknowledged, lost
 	swift build -c release --product sinter-store
 	.build/release/sinter-store powerloss-soak --cuts $${POWERLOSS_CUTS:-1000} --directory /tmp/sinter-powerloss
+	swift build --build-tests
+	SINTER_SPOOL_POWERLOSS_ROUNDS=$${POWERLOSS_CUTS:-1000} swift test --skip-build --disable-xctest --filter SpoolPowerLossTests/powerCutsAtRandomPointsLoseNoDurableRecord
 
 bench-deps: deps ## System packages the Benchmarks package needs (libsqlite3-dev)
 	@if ! pkg-config --exists sqlite3 2>/dev/null; then \

@@ -1,3 +1,5 @@
+package import DurableFiles
+
 /// What a full spool does with new records.
 ///
 /// The spool is full when the segment files would grow past
@@ -41,6 +43,9 @@ public struct SpoolConfiguration: Sendable {
     /// fsyncs only when a segment is finished and at close; data written is still safe from a
     /// killed process, but not from a power loss.
     public var syncInterval: Duration = .seconds(1)
+    /// The file system the spool's files live on: the real one, or (in tests) a
+    /// fault-injecting one that simulates power cuts and I/O errors.
+    package var fileSystem: any DurableFileSystem = PosixFileSystem()
 
     /// A configuration with every default and the given directory.
     ///

@@ -118,6 +118,8 @@ final class SpoolEngine {
 
     let directory: String
     let configuration: SpoolConfiguration
+    /// The file system of every spool file (``SpoolConfiguration/fileSystem``).
+    var fs: any DurableFileSystem { configuration.fileSystem }
     let logger: Logger
     private var lock: SpoolFile?
 
@@ -387,10 +389,10 @@ final class SpoolEngine {
                 if group.newSegment {
                     if let previous = lastWritten { syncLogging(previous) }
                     let start = nextSequence &+ UInt64(group.records.lowerBound)
-                    let file = try SpoolSegment.create(directory: directory, start: start)
+                    let file = try SpoolSegment.create(directory: directory, start: start, fileSystem: fs)
                     created.append(file)
                     try file.write(buffer, range: group.bytes, at: SpoolFileHeader.size)
-                    do throws(SpoolError) { try SpoolFileSystem.syncDirectory(directory) } catch {
+                    do throws(SpoolError) { try SpoolFileSystem.syncDirectory(directory, fileSystem: fs) } catch {
                         logger.error("spool.sync_failed", metadata: ["spool.directory": "\(directory)", "error": "\(error)"])
                         fail(error)
                         throw error
@@ -404,7 +406,7 @@ final class SpoolEngine {
             if let active = activeFile, let size = previousSize { try? active.truncate(to: size) }
             for file in created {
                 file.close()
-                try? SpoolFileSystem.remove(path(file.name), name: file.name)
+                try? SpoolFileSystem.remove(path(file.name), name: file.name, fileSystem: fs)
             }
             throw error
         }
@@ -453,7 +455,7 @@ final class SpoolEngine {
         guard count > 0, count <= segments.count else { return }
         let through = count < segments.count ? segments[count].start &- 1 : nextSequence &- 1
         let newCursor = max(cursor, through)
-        try SpoolCursor.write(newCursor, directory: directory, durable: true)
+        try SpoolCursor.write(newCursor, directory: directory, durable: true, fileSystem: fs)
         cursor = newCursor
         for _ in 0..<count {
             let segment = segments[0]
@@ -466,7 +468,7 @@ final class SpoolEngine {
                 activeFile = nil
                 unsynced = false
             }
-            try SpoolFileSystem.remove(path(segment.name), name: segment.name)
+            try SpoolFileSystem.remove(path(segment.name), name: segment.name, fileSystem: fs)
             segments.removeFirst()
             diskBytes -= segment.size
             pendingRecords -= segment.pendingRecords
@@ -511,7 +513,7 @@ final class SpoolEngine {
         if let handle = readHandle, handle.start == segment.start { return handle.file }
         readHandle?.file.close()
         readHandle = nil
-        let file = try SpoolFile.open(path(segment.name), name: segment.name)
+        let file = try SpoolFile.open(path(segment.name), name: segment.name, fileSystem: fs)
         readHandle = (segment.start, file)
         return file
     }
@@ -634,7 +636,7 @@ final class SpoolEngine {
             endFullEpisode()    // space was freed, or can be reclaimed by the next append
         }
         if segments.count == before {
-            try SpoolCursor.write(cursor, directory: directory, durable: false)
+            try SpoolCursor.write(cursor, directory: directory, durable: false, fileSystem: fs)
         }
     }
 
@@ -701,7 +703,7 @@ final class SpoolEngine {
         guard !isClosed else { return }
         sync()
         do throws(SpoolError) {
-            try SpoolCursor.write(cursor, directory: directory, durable: true)
+            try SpoolCursor.write(cursor, directory: directory, durable: true, fileSystem: fs)
         } catch {
             logger.error("spool.cursor_write_failed", metadata: ["spool.directory": "\(directory)", "error": "\(error)"])
         }

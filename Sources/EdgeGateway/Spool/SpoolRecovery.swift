@@ -1,4 +1,5 @@
 // Opening a spool: Storage/Format/spool.md#recovery and #damage.
+import DurableFiles
 import Logging
 import TelemetryModel
 
@@ -7,8 +8,9 @@ extension SpoolEngine {
     static func open(configuration: SpoolConfiguration, logger: Logger) throws(SpoolError) -> SpoolEngine {
         var directory = configuration.directory
         while directory.count > 1 && directory.hasSuffix("/") { directory.removeLast() }
-        try SpoolFileSystem.makeDirectories(directory)
-        let lock = try SpoolFile.open(SpoolFiles.path(directory, SpoolFiles.lock), name: SpoolFiles.lock, creating: .ifMissing)
+        let fs = configuration.fileSystem
+        try SpoolFileSystem.makeDirectories(directory, fileSystem: fs)
+        let lock = try SpoolFile.open(SpoolFiles.path(directory, SpoolFiles.lock), name: SpoolFiles.lock, creating: .ifMissing, fileSystem: fs)
         guard try lock.lockExclusive() else {
             throw SpoolError(.locked,
                              "the spool directory \(directory) is in use: another sinter-edge, or another spool in this process, holds its LOCK; give each gateway its own spool directory",
@@ -20,11 +22,11 @@ extension SpoolEngine {
     }
 
     private func recover() throws(SpoolError) {
-        try SpoolFileSystem.remove(path(SpoolFiles.cursorTemporary), name: SpoolFiles.cursorTemporary)
-        let starts = try SpoolFileSystem.list(directory).compactMap(SpoolFiles.segmentStart).sorted()
+        try SpoolFileSystem.remove(path(SpoolFiles.cursorTemporary), name: SpoolFiles.cursorTemporary, fileSystem: fs)
+        let starts = try SpoolFileSystem.list(directory, fileSystem: fs).compactMap(SpoolFiles.segmentStart).sorted()
 
         var acknowledged: UInt64 = 0
-        switch try SpoolCursor.read(directory: directory) {
+        switch try SpoolCursor.read(directory: directory, fileSystem: fs) {
         case .value(let value):
             acknowledged = value
         case .missing:
@@ -59,10 +61,10 @@ extension SpoolEngine {
 
         let delivered = unread + scanned.filter { $0.pendingRecords == 0 }.map(\.start)
         if !delivered.isEmpty {
-            if acknowledged > 0 { try SpoolCursor.sync(directory: directory) }
+            if acknowledged > 0 { try SpoolCursor.sync(directory: directory, fileSystem: fs) }
             for start in delivered {
                 let name = SpoolFiles.segment(start)
-                try SpoolFileSystem.remove(path(name), name: name)
+                try SpoolFileSystem.remove(path(name), name: name, fileSystem: fs)
             }
         }
         segments = scanned.filter { $0.pendingRecords > 0 }
@@ -72,7 +74,7 @@ extension SpoolEngine {
         recoveredRecords = pendingRecords
         syncedThrough = nextSequence &- 1   // what a previous run left counts as it is
         if let last = segments.last {
-            activeFile = try SpoolFile.open(path(last.name), name: last.name)
+            activeFile = try SpoolFile.open(path(last.name), name: last.name, fileSystem: fs)
         }
         logger.info("spool.opened", metadata: [
             "spool.directory": "\(directory)", "records.recovered": "\(recoveredRecords)", "segments": "\(segments.count)",
@@ -86,14 +88,14 @@ extension SpoolEngine {
     private func recoverSegment(_ start: UInt64, nextStart: UInt64?, acknowledged: UInt64) throws(SpoolError) -> Segment? {
         let name = SpoolFiles.segment(start)
         let digits = SpoolFiles.digits(start)
-        let file = try SpoolFile.open(path(name), name: name)
+        let file = try SpoolFile.open(path(name), name: name, fileSystem: fs)
         defer { file.close() }
         let size = try file.size()
         let isLast = nextStart == nil
 
         if size < SpoolFileHeader.size && isLast {
             // Killed while creating it: it holds nothing.
-            try SpoolFileSystem.remove(path(name), name: name)
+            try SpoolFileSystem.remove(path(name), name: name, fileSystem: fs)
             logger.notice("spool.torn_tail", metadata: [
                 "spool.directory": "\(directory)", "segment": "\(name)", "offset": "0", "bytes.cut": "\(size)",
             ])
@@ -112,7 +114,7 @@ extension SpoolEngine {
         if var problem = headerProblem {
             let corrupt = SpoolFiles.corruptSegment(start)
             do throws(SpoolError) {
-                try SpoolFileSystem.rename(path(name), path(corrupt), name: corrupt)
+                try SpoolFileSystem.rename(path(name), path(corrupt), name: corrupt, fileSystem: fs)
                 problem.message += "; its records are skipped and the file is kept as \(corrupt)"
             } catch {
                 problem.message += "; its records are skipped (renaming it to \(corrupt) failed: \(error.message))"

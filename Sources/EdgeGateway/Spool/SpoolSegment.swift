@@ -1,4 +1,5 @@
 // Segment files and their entries: Storage/Format/spool.md#segment (layout, writing) and
+import DurableFiles
 // spool.md#scanning-entries (the scan that open runs).
 import TelemetryModel
 
@@ -147,9 +148,9 @@ enum SpoolSegment {
     }
 
     /// Creates segment `start` (`O_EXCL`) and writes its header.
-    static func create(directory: String, start: UInt64) throws(SpoolError) -> SpoolFile {
+    static func create(directory: String, start: UInt64, fileSystem: any DurableFileSystem) throws(SpoolError) -> SpoolFile {
         let name = SpoolFiles.segment(start)
-        let file = try SpoolFile.open(SpoolFiles.path(directory, name), name: name, creating: .exclusive)
+        let file = try SpoolFile.open(SpoolFiles.path(directory, name), name: name, creating: .exclusive, fileSystem: fileSystem)
         try file.write(SpoolFileHeader.encode(magic: SpoolFileHeader.segmentMagic, number: start), at: 0)
         return file
     }
