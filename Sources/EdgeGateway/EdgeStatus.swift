@@ -80,7 +80,8 @@ public struct EdgeStatus: Sendable {
         "dead_letter":{"entries":\(deadLetters),"corrupt_entries":\(deadLetterCorruptEntries)},\
         "spool":{"pending_records":\(spool.pendingRecords),"pending_bytes":\(spool.pendingBytes),"disk_bytes":\(spool.diskBytes),\
         "segments":\(spool.segments),"recovered_records":\(spool.recoveredRecords),"corrupt_entries":\(spool.corruptEntries),\
-        "dropped_records":\(spool.droppedRecords),"full":\(spool.isFull)},\
+        "dropped_records":\(spool.droppedRecords),"full":\(spool.isFull),\
+        "failed":\(spool.failure.map { "\"\($0.jsonEscaped)\"" } ?? "null")},\
         "machines":{\(machineParts.joined(separator: ","))}}
         """
     }

@@ -197,6 +197,9 @@ struct ProcessingTests {
         #expect(json.contains("\"std\":null"))
         #expect(json.contains("\"last_state\":\"print\\\"ing\""))
         #expect(json.contains("\"server_refuses_token\":false,\"last_http_error\":null"))
+        #expect(json.contains("\"full\":false,\"failed\":null}"))
+        status.spool.failure = "fdatasync failed for 00.spool: \"EIO\""
+        #expect(status.json.contains("\"failed\":\"fdatasync failed for 00.spool: \\\"EIO\\\"\"}"))
         status.serverRefusesToken = true
         status.lastHTTPError = "HTTP 401: unauthorized: \"wrong\" token"
         status.deadLetters = 2

@@ -197,6 +197,9 @@ extension SpoolTests {
         let wait = await #expect(throws: SpoolError.self) { try await spool.waitUntilDurable(through: 1) }
         #expect(wait?.code == .failed)
         #expect(log.events("spool.failed").count == 1)
+        // The status says so (the edge's status file carries it as spool.failed).
+        let failure = await spool.status.failure
+        #expect(failure?.contains("Input/output error") == true, "\(failure ?? "nil")")
         await spool.close()
 
         // Reopened, the spool works again (the page cache still has what was written).

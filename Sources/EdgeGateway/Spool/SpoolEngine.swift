@@ -185,6 +185,7 @@ final class SpoolEngine {
         status.recoveredRecords = recoveredRecords
         status.corruptEntries = corruptEntries
         status.isFull = isFull
+        status.failure = failure?.message
         return status
     }
 

@@ -63,6 +63,9 @@ public struct SpoolStatus: Sendable, Equatable {
     /// dropped for one (drop-oldest), and no acknowledgement has freed space since. Under
     /// reject, an append that fits also ends it.
     public var isFull: Bool = false
+    /// Why the spool stopped taking records (a failed fsync: fail-stop until sinter-edge
+    /// restarts), or nil while it works.
+    public var failure: String?
 
     /// All zeros; the spool fills in the rest.
     ///
