@@ -743,3 +743,38 @@ extension SpoolTests {
         try handle.close()
     }
 }
+
+extension SpoolTests {
+    /// Forwarded records do not wait in the active segment until it fills (32 MiB by default):
+    /// once they are all delivered and the segment holds 1 MiB or more, it is deleted.
+    @Test func aDeliveredActiveSegmentIsDeletedOnceItHoldsAMebibyte() async throws {
+        let dir = SpoolDirectory()
+        let spool = try openSpool(dir)
+        // 100 × 100 frames: about 40 KB per record, so 30 records pass 1 MiB.
+        for i in 0..<30 { try await spool.append([spoolRecord(i, side: 100)]) }
+        let before = await spool.status
+        #expect(before.segments == 1 && before.diskBytes > 1 << 20)
+        let batch = try await spool.peek(maxRecords: 100)
+        try await spool.acknowledge(through: try #require(batch.last).sequence)
+        let after = await spool.status
+        #expect(after.segments == 0)
+        #expect(after.diskBytes == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".spool") }.isEmpty)
+        // Appending goes on in a new segment.
+        try await spool.append([spoolRecord(30)])
+        #expect(await spool.status.pendingRecords == 1)
+        await spool.close()
+    }
+
+    @Test func aSmallDeliveredActiveSegmentIsKept() async throws {
+        let dir = SpoolDirectory()
+        let spool = try openSpool(dir)
+        for i in 0..<3 { try await spool.append([spoolRecord(i)]) }
+        let batch = try await spool.peek(maxRecords: 100)
+        try await spool.acknowledge(through: try #require(batch.last).sequence)
+        let after = await spool.status
+        #expect(after.pendingRecords == 0)
+        #expect(after.segments == 1)   // spares a file creation per append in a steady stream
+        await spool.close()
+    }
+}

@@ -490,11 +490,17 @@ final class SpoolEngine {
 
     /// Deletes the leading segments that hold no pending record, except an active segment
     /// that still has room. Failures are logged; the next acknowledgement tries again.
+    /// A fully delivered active segment is deleted once it holds this many bytes (or the
+    /// configured segment size, if smaller), so that forwarded records do not wait on disk for
+    /// the segment to fill; below it the segment is kept to spare a file creation per append.
+    static let retireDeliveredActiveBytes = 1 << 20
+
     private func removeDeliveredSegments() {
         var count = 0
         for (index, segment) in segments.enumerated() {
             guard segment.pendingRecords == 0 else { break }
-            let isKeptActive = index == segments.count - 1 && activeFile != nil && segment.size < configuration.segmentBytes
+            let retireAt = min(configuration.segmentBytes, Self.retireDeliveredActiveBytes)
+            let isKeptActive = index == segments.count - 1 && activeFile != nil && segment.size < retireAt
             if isKeptActive { break }
             count += 1
         }
