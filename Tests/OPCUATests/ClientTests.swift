@@ -579,14 +579,15 @@ struct ClientTests {
     }
 
     @Test func anIdleSessionIsKeptAlive() async throws {
-        // 2 s sessions (1 s flaked on a loaded machine: a keep-alive late by a second lost the session).
-        let server = try await TestServer.start { $0.minSessionTimeout = 2000 }
-        let client = try makeClient(server.url) { $0.sessionTimeout = 2000 }
+        // 4 s sessions (1 s flaked on a loaded machine: a keep-alive late by a second lost the
+        // session; 2 s flaked once under the full suite: ActivateSession came after the timeout).
+        let server = try await TestServer.start { $0.minSessionTimeout = 4000 }
+        let client = try makeClient(server.url) { $0.sessionTimeout = 4000 }
         try await client.connect()
         guard case .connected(let session) = await client.state else { Issue.record("not connected"); return }
-        #expect(session.revisedSessionTimeout == 2000)
+        #expect(session.revisedSessionTimeout == 4000)
         // Idle for more than twice the session timeout: without keep-alive requests the server drops the session.
-        try await Task.sleep(for: .milliseconds(5000))
+        try await Task.sleep(for: .milliseconds(9000))
         #expect(try await client.readValue(NS0.Server_ServerStatus_State) == .scalar(.int32(0)))
         #expect(await client.sessionsCreated == 1)
         #expect(await client.reconnections == 0)

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -88,7 +89,8 @@ struct TransportTests {
 
     private static func serverChannel(limits: TransportLimits = TransportLimits(), helloTimeout: TimeAmount? = .seconds(60)) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try UACPTransport.addServerHandlers(to: channel.pipeline.syncOperations, limits: limits, helloTimeout: helloTimeout)
+        try UACPTransport.addServerHandlers(to: channel.pipeline.syncOperations, limits: limits, logger: transportTestLogger,
+                                            helloTimeout: helloTimeout)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4840)).wait()
         return channel
     }
@@ -796,7 +798,8 @@ struct TransportTests {
     ) throws -> (EmbeddedChannel, EventLoopFuture<AcknowledgeMessage>) {
         let channel = EmbeddedChannel()
         let promise = channel.embeddedEventLoop.makePromise(of: AcknowledgeMessage.self)
-        try UACPTransport.addClientHandlers(to: channel.pipeline.syncOperations, endpointUrl: endpointUrl, limits: limits, handshake: promise)
+        try UACPTransport.addClientHandlers(to: channel.pipeline.syncOperations, endpointUrl: endpointUrl, limits: limits,
+                                            logger: transportTestLogger, handshake: promise)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4840)).wait()
         return (channel, promise.futureResult)
     }
@@ -946,3 +949,7 @@ struct TransportTests {
         TransportFuzzing.feed([])
     }
 }
+
+
+/// The transport tests provoke protocol errors on purpose: their warnings stay out of the test output.
+let transportTestLogger = Logger(label: "opcua.uacp", factory: { _ in SwiftLogNoOpLogHandler() })

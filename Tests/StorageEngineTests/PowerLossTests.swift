@@ -240,7 +240,7 @@ struct PowerLossTests {
         for site in sites {
             let count = dry.counts[site, default: 0]
             #expect(count > 0 || site == .truncate, "the workload never reached \(site)")
-            for occurrence in stride(from: 1, through: count, by: max(1, count / 12)) {
+            for occurrence in stride(from: 1, through: count, by: max(1, count / 6)) {
                 let dir = TemporaryDirectory()
                 var workload = dryWorkload
                 workload.directory = dir.path
@@ -265,15 +265,15 @@ struct PowerLossTests {
                 try await store.close()
             }
         }
-        #expect(runs >= 30)
+        #expect(runs >= 20)
     }
 
     @Test func powerCutsAtRandomPointsLoseNothingAcknowledged() async throws {
         let dir = TemporaryDirectory()
         var workload = PowerLossWorkload(directory: dir.path)
         workload.seed = 20_261_208
-        let report = try await PowerLossSoak(workload: workload, cuts: 60).run()
-        #expect(report.cuts == 60)
+        let report = try await PowerLossSoak(workload: workload, cuts: 25).run()
+        #expect(report.cuts == 25)
         #expect(report.lost == 0, "\(report.failures.prefix(3))")
         #expect(report.acknowledgedRecords > 0)
         #expect(report.acknowledgedAlertChanges > 0)

@@ -2,6 +2,7 @@
 // seeded DMLS frames into an embedded store must stay under the committed bytes per frame and
 // read back bit for bit. Deterministic: one writer, the same batches, no clock.
 import Foundation
+import Logging
 import StorageEngine
 import SyntheticData
 import Testing
@@ -12,7 +13,8 @@ struct SizeGateTests {
         let dir = TemporaryDirectory()
         let frames = 1024
         let dataset = FleetDataset(machines: 4, intervalSeconds: 1)
-        let store = try TelemetryStore.open(at: dir.path + "/sinter")
+        let store = try TelemetryStore.open(at: dir.path + "/sinter",
+                                            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         for batch in dataset.batches(0..<frames, writer: 0, writers: 1, batch: 64) {
             try await store.append(batch.map { dataset.record(machine: $0.machine, sequence: $0.sequence) })
         }

@@ -7,7 +7,8 @@ import TelemetryModel
 ///
 /// Takes the client's `X-Request-ID` when it is a safe token (else Hummingbird's own id),
 /// echoes it on the response, logs one line per request (`request.completed` with
-/// `request.id`, `http.method`, `http.route`, `http.status`, `http.duration_ms`) and records the
+/// `request.id`, `http.method`, `http.route`, `http.status`, `http.duration_ms`: at `error` for
+/// 5xx, `info` for 4xx, `debug` for the rest, so a busy server's log is its problems) and records the
 /// latency histogram. Every thrown error becomes a JSON error response here, so error
 /// responses carry the request id too.
 struct RequestLogMiddleware: RouterMiddleware {
@@ -57,7 +58,8 @@ struct RequestLogMiddleware: RouterMiddleware {
         metrics.requestTimer(method: request.method.rawValue, route: route, status: response.status.code)
             .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3
-        context.logger.log(level: response.status.code >= 500 ? .error : .info, "request.completed", metadata: [
+        let level: Logger.Level = response.status.code >= 500 ? .error : response.status.code >= 400 ? .info : .debug
+        context.logger.log(level: level, "request.completed", metadata: [
             "http.method": .string(request.method.rawValue),
             "http.path": .string(request.uri.path),
             "http.route": .string(route),
