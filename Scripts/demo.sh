@@ -29,9 +29,16 @@ Options (environment variable in brackets):
   --speed X          simulated seconds per wall second (default 1) [DEMO_SPEED]
   -h, --help         this text
 
-The scheduled faults: a recoater jam on dmls-01 from 10 s to 100 s (vibration and power
-alerts within seconds), and a filament jam on fdm-01 from 70 s to 130 s; the FDM printers'
-own cycle also overheats and errors every 4 minutes. Logs: STATE/logs/*.log.
+Scheduled faults, repeated every 5 minutes (times in simulated seconds after the start,
+so at --speed 1 in wall seconds; the schedule covers the --seconds run, or 24 hours at
+--speed when running until Ctrl-C), so that some alert is active at almost any moment:
+  +10 s   recoater jam on dmls-01 for 90 s: a vibration alert (critical) within about 5 s,
+          cleared about 10 s after the jam (the jam's extra motor power, +0.6 kW while the
+          laser stops, stays below the power_spike rule: no power alert)
+  +70 s   filament jam on fdm-01 for 60 s: a filament_jam alert
+  +130 s  hot spot on dmls-02 (dmls-01 with --dmls 1) for 175 s: a frame_hot_spot alert
+The FDM printers' own cycle (idle, printing, anomaly, error: 60 s each) adds overheating and
+error alerts every 4 minutes. Logs: STATE/logs/*.log; the previous run's are kept as *.log.1.
 EOF
 }
 
@@ -150,10 +157,18 @@ trap 'shutdown; exit 0' INT
 trap 'shutdown; exit 143' TERM
 trap 'shutdown' EXIT
 
+# The previous run's log of each program is kept as NAME.log.1 (one generation), so a restart
+# does not erase what happened before it.
+rotate_log() {
+  local log="$LOGS/$1.log"
+  if [ -s "$log" ]; then mv -f "$log" "$log.1"; fi
+  : > "$log"
+}
+
 # Each child runs in its own session, so a Ctrl-C reaches only this script, which stops them in order.
 start_child() {
   local name=$1; shift
-  : > "$LOGS/$name.log"
+  rotate_log "$name"
   setsid "$BIN/$name" "$@" > "$LOGS/$name.log" 2>&1 < /dev/null &
   PIDS[$name]=$!
 }
@@ -176,9 +191,29 @@ start_child sinter-detect --server "$URL" --interval 1 --status-file "$STATE/sta
   --alerts-log "$STATE/alerts.log" --report-every 30
 wait_for_line "$LOGS/sinter-detect.log" '^sinter-detect: following ' 60 sinter-detect "${PIDS[sinter-detect]}" > /dev/null
 
+# The fault schedule (see --help), repeated every CYCLE simulated seconds over the run: its
+# length in simulated seconds is --seconds × --speed, or 24 h × --speed until Ctrl-C (at most
+# 1000 cycles, e.g. with --speed max).
+CYCLE=300
+cycles=$(awk -v run="$RUN_SECONDS" -v speed="$SPEED" -v cycle="$CYCLE" 'BEGIN {
+  if (speed !~ /^[0-9]*\.?[0-9]+$/) { print 1000; exit }
+  horizon = (run > 0 ? run : 86400) * speed
+  n = int(horizon / cycle) + 1
+  print (n > 1000 ? 1000 : n) }')
+HOT_SPOT_PRINTER=dmls-01
+if [ "$DMLS" -ge 2 ]; then HOT_SPOT_PRINTER=dmls-02; fi
 faults=()
-[ "$DMLS" -ge 1 ] && faults+=(--fault "recoater-jam:dmls-01@10s+90s")
-[ "$FDM" -ge 1 ] && faults+=(--fault "filament-jam:fdm-01@70s+60s")
+for ((k = 0; k < cycles; k++)); do
+  base=$((k * CYCLE))
+  if [ "$DMLS" -ge 1 ]; then faults+=(--fault "recoater-jam:dmls-01@$((base + 10))s+90s"); fi
+  if [ "$FDM" -ge 1 ]; then faults+=(--fault "filament-jam:fdm-01@$((base + 70))s+60s"); fi
+  if [ "$DMLS" -ge 1 ]; then faults+=(--fault "hot-spot:$HOT_SPOT_PRINTER@$((base + 130))s+175s"); fi
+done
+schedule=()
+if [ "$DMLS" -ge 1 ]; then schedule+=("recoater jam on dmls-01 at 10 s (vibration alert)"); fi
+if [ "$FDM" -ge 1 ]; then schedule+=("filament jam on fdm-01 at 70 s"); fi
+if [ "$DMLS" -ge 1 ]; then schedule+=("hot spot on $HOT_SPOT_PRINTER at 130 s (until 305 s)"); fi
+SCHEDULE=$(IFS=,; echo "${schedule[*]:-none (no printer they apply to)}" | sed 's/,/, /g')
 start_child sinter-sim --dmls "$DMLS" --fdm "$FDM" --speed "$SPEED" --opcua "$OPCUA" \
   --labels "$STATE/labels.jsonl" --report-every 30 "${faults[@]}"
 
@@ -191,7 +226,7 @@ cat <<EOF
   Alerts:      ${URL}/api/v1/alerts     (also ${STATE}/alerts.log, ${STATE}/status.json)
   Logs:        ${LOGS}/
 
-  Scheduled faults: recoater jam on dmls-01 at 10 s, filament jam on fdm-01 at 70 s.
+  Scheduled faults, every 5 min from the start: ${SCHEDULE}.
   Press Ctrl-C to stop everything.
 
 EOF

@@ -172,6 +172,11 @@ struct QueryRouteTests {
             #expect(page.headers[.contentType] == "text/html; charset=utf-8")
             let html = page.body.string
             #expect(html.contains("<canvas id=\"heatmap\""))
+            // Before its script has read any data the page claims nothing: "all normal" is hidden,
+            // the panels say they are loading (the browser tests check the states that follow).
+            #expect(html.contains("<p id=\"alerts-empty\" class=\"alert-normal\" hidden>"))
+            #expect(html.contains(">loading alerts…</p>"))
+            #expect(html.contains(">loading machines…</p>"))
             // Every file the page loads is served, with its type.
             for (path, type) in [("/dashboard/dashboard.js", "text/javascript"), ("/dashboard/dashboard.css", "text/css")] {
                 #expect(html.contains(path))

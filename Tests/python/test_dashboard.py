@@ -21,7 +21,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from browser import ARTIFACTS, canvas_colors, console, make_driver, screenshot, wait_until
-from conftest import _serve
+from conftest import TOKEN, Server, _serve
 from test_detect import sim_binary
 
 START = "2026-11-21T10:00:00Z"
@@ -392,3 +392,170 @@ def test_twenty_streaming_machines_keep_the_page_responsive(driver, live_server)
     assert measured["records_shown"] >= 3, measured  # the heatmap followed dmls-07 as it streamed
     assert measured["longest_task_ms"] < 1000, measured
     assert round_trip < 2, measured
+
+
+# ---- before the data, and when it cannot be read ------------------------------------------------
+
+# Installed with CDP before the page's own script runs: fetches whose path starts with one of the
+# held prefixes wait until the test releases them, so the page's state before an answer is shown
+# deterministically (no timing involved).
+FETCH_GATE = """
+(() => {
+  const realFetch = window.fetch.bind(window);
+  const gate = { held: ["/api/v1/machines", "/api/v1/alerts"], waiting: [], count: {} };
+  gate.release = (prefix) => {
+    gate.held = gate.held.filter((p) => p !== prefix);
+    const still = [];
+    for (const w of gate.waiting) (w.path.startsWith(prefix) ? w.go : () => still.push(w))();
+    gate.waiting = still;
+  };
+  window.__fetchGate = gate;
+  window.fetch = (input, init) => {
+    const path = new URL(typeof input === "string" ? input : input.url, location.href).pathname;
+    const prefix = gate.held.find((p) => path.startsWith(p));
+    if (prefix === undefined) return realFetch(input, init);
+    gate.count[prefix] = (gate.count[prefix] || 0) + 1;
+    return new Promise((go) => gate.waiting.push({ path, go })).then(() => realFetch(input, init));
+  };
+})();
+"""
+
+GREEN, GREY = "rgb(46, 157, 79)", "rgb(156, 163, 175)"
+
+
+def fleet_with_an_alert(server, token: str | None = None) -> str:
+    """20 simulated seconds of dmls-01, dmls-02 and fdm-01, and one critical alert on dmls-02 (its id)."""
+    result = subprocess.run([sim_binary(), "--dmls", "2", "--fdm", "1", "--http", server.base, "--speed", "max",
+                             "--sim-seconds", "19", "--start", START, "--seed", "7", *(["--token", token] if token else [])],
+                            capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-2000:]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    alert = requests.post(server.url("/api/v1/alerts"), json={"machine_id": "dmls-02", "rule": "frame_hot_spot", "severity": "critical",
+                                                              "message": "hot spot 14 °C above the bed"}, headers=headers, timeout=10)
+    assert alert.status_code == 201, alert.text
+    return alert.json()["id"]
+
+
+def dots(driver) -> dict[str, tuple[str, str]]:
+    """Each machine row's data-severity and its dot's computed color."""
+    return {m: (s, c) for m, s, c in driver.execute_script(
+        "return [...document.querySelectorAll('#machines li')].map((li) => "
+        "[li.dataset.machine, li.dataset.severity, getComputedStyle(li.querySelector('.dot')).backgroundColor]);")}
+
+
+def shown(driver, element_id: str) -> bool:
+    return driver.find_element(By.ID, element_id).is_displayed()
+
+
+@pytest.fixture
+def failing_driver(browser_session):
+    """The module's browser for pages whose requests are meant to fail (their console errors are expected)."""
+    console(browser_session)
+    yield browser_session
+    browser_session.execute_script("try { localStorage.clear(); } catch (e) {}")
+    browser_session.get("about:blank")
+    console(browser_session)
+
+
+def test_before_the_machines_and_alerts_answer_the_page_says_loading_and_nothing_is_green(driver):
+    for server in _serve("dashboard-initial"):
+        alert_id = fleet_with_an_alert(server)
+        gate = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FETCH_GATE})["identifier"]
+        try:
+            driver.get("about:blank")
+            driver.get(f"{server.base}/#machine=dmls-01")
+            wait_until("both reads held", lambda: driver.execute_script(
+                "const g = window.__fetchGate; return g && g.count['/api/v1/machines'] >= 1 && g.count['/api/v1/alerts'] >= 1;"),
+                driver=driver)
+            # Nothing has answered: every panel says it is loading; nothing claims "normal".
+            assert text(driver, "machines-empty") == "loading machines…"
+            assert text(driver, "alerts-status") == "loading alerts…"
+            assert not shown(driver, "alerts-empty")
+            assert "normal" not in driver.find_element(By.TAG_NAME, "body").text
+            assert driver.find_elements(By.CSS_SELECTOR, "#machines li") == []
+            screenshot(driver, "initial-loading")
+
+            # The machines answer, the alerts not yet: the rows are there, their dots grey ("unknown").
+            driver.execute_script("window.__fetchGate.release('/api/v1/machines')")
+            wait_until("three rows with their states", lambda: len(d := dots(driver)) == 3 and all(
+                r.find_element(By.CSS_SELECTOR, ".state").text not in ("", "—") for r in driver.find_elements(By.CSS_SELECTOR, "#machines li"))
+                and d, driver=driver)
+            assert dots(driver) == {m: ("unknown", GREY) for m in ["dmls-01", "dmls-02", "fdm-01"]}
+            assert not shown(driver, "machines-empty")
+            assert text(driver, "alerts-status") == "loading alerts…"
+            assert not shown(driver, "alerts-empty")
+            assert "normal" not in driver.find_element(By.TAG_NAME, "body").text
+            screenshot(driver, "initial-machines-no-alerts")
+
+            # The alerts answer: now (and only now) the real colors, the alert listed, no loading line.
+            driver.execute_script("window.__fetchGate.release('/api/v1/alerts')")
+            wait_until("dmls-02 marked critical", lambda: dots(driver)["dmls-02"][0] == "critical", driver=driver)
+            wait_until("the others normal and green", lambda: dots(driver)["dmls-01"] == ("normal", GREEN)
+                       and dots(driver)["fdm-01"] == ("normal", GREEN), driver=driver)
+            assert alert_item(driver, alert_id) is not None
+            assert not shown(driver, "alerts-status")
+            assert not shown(driver, "alerts-empty")   # one alert is active
+            wait_until("dmls-01 selected", lambda: text(driver, "machine-title") == "dmls-01", driver=driver)
+        finally:
+            driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": gate})
+            driver.get("about:blank")
+
+
+def test_alerts_that_cannot_be_read_show_the_reason_and_never_all_normal(failing_driver):
+    """--protect-reads without a token: every read answers 401; the page says so, then a token fixes it."""
+    driver = failing_driver
+    for server in _serve("dashboard-protected", "--token", TOKEN, "--protect-reads"):
+        alert_id = fleet_with_an_alert(server, TOKEN)
+        driver.get("about:blank")
+        driver.get(f"{server.base}/#machine=dmls-01")
+        status = wait_until("the alerts' error shown", lambda: shown(driver, "alerts-status")
+                            and "could not be loaded" in (t := text(driver, "alerts-status")) and t, driver=driver)
+        assert "Authorization" in status and "set the API token above" in status and "retrying in" in status, status
+        machines = wait_until("the machines' error shown", lambda: "could not be loaded" in (t := text(driver, "machines-empty")) and t,
+                              driver=driver)
+        assert "Authorization" in machines and "retrying in" in machines, machines
+        assert driver.find_element(By.ID, "alerts-status").value_of_css_property("color") == "rgba(211, 47, 47, 1)"
+        assert not shown(driver, "alerts-empty")
+        assert "normal" not in driver.find_element(By.TAG_NAME, "body").text
+        screenshot(driver, "alerts-unauthorized")
+
+        # Entering the token reads both again at once.
+        token = driver.find_element(By.ID, "token")
+        token.send_keys(TOKEN)
+        driver.execute_script("arguments[0].dispatchEvent(new Event('change'))", token)
+        wait_until("dmls-02 marked critical", lambda: dots(driver).get("dmls-02", ("",))[0] == "critical", driver=driver)
+        wait_until("the alerts read", lambda: not shown(driver, "alerts-status"), driver=driver)
+        assert alert_item(driver, alert_id) is not None
+        assert dots(driver)["dmls-01"] == ("normal", GREEN)
+        assert not shown(driver, "machines-empty")
+        driver.get("about:blank")
+
+
+def test_a_failed_alerts_reload_keeps_the_last_known_alerts_and_says_it_is_retrying(failing_driver):
+    """The server stops under the page: the alerts shown stay, marked out of date, and no machine turns green."""
+    driver = failing_driver
+    server = Server("dashboard-stopped")
+    try:
+        alert_id = fleet_with_an_alert(server)
+        driver.get("about:blank")
+        driver.get(f"{server.base}/#machine=dmls-01")
+        wait_until("the stream connected", lambda: text(driver, "connection") == "live", driver=driver)
+        wait_until("dmls-02 critical, the others green", lambda: dots(driver) == {
+            "dmls-01": ("normal", GREEN), "dmls-02": ("critical", "rgb(211, 47, 47)"), "fdm-01": ("normal", GREEN)}, driver=driver)
+        assert alert_item(driver, alert_id) is not None
+
+        assert server.stop() == 0
+        status = wait_until("a failed refresh reported", lambda: shown(driver, "alerts-status")
+                            and "alerts could not be refreshed" in (t := text(driver, "alerts-status")) and t, driver=driver)
+        assert "retrying in" in status and "last known alerts" in status, status
+        # A reload was tried and failed too (not only the stream's loss): its reason replaces the first.
+        wait_until("the retry's failure reported", lambda: "Failed to fetch" in text(driver, "alerts-status"), driver=driver)
+        assert alert_item(driver, alert_id) is not None          # the last known alert is still listed
+        assert dots(driver) == {"dmls-01": ("unknown", GREY), "dmls-02": ("critical", "rgb(211, 47, 47)"), "fdm-01": ("unknown", GREY)}
+        assert not shown(driver, "alerts-empty")
+        assert text(driver, "connection") == "reconnecting"
+        screenshot(driver, "alerts-refresh-failed")
+    finally:
+        driver.get("about:blank")
+        server.kill()
+        server.close()

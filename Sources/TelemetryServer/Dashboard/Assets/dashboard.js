@@ -22,6 +22,11 @@
     rangeSeconds: 900,
     plots: [],                // { channel, label, unit, canvas, points: [{ t, min, max, mean }] }
     alerts: new Map(),        // id → alert JSON
+    // What the page knows of the alerts and machines: "loading" until the first answer, "ok", or
+    // "error" (then `error` says why and a retry is scheduled). Nothing is shown as normal unless
+    // the alerts are "ok": before the first answer and after a failure the machines are "unknown".
+    alertsStatus: { state: "loading", error: "", loadedOnce: false, retryIn: 0 },
+    machinesStatus: { state: "loading", error: "", retryIn: 0 },
     streams: [],
     token: localStorage.getItem("sinter.token") || "",
     lastSeriesLoad: 0,
@@ -81,6 +86,21 @@
     return response;
   }
   const getJSON = async (path) => (await api(path)).json();
+
+  // ---- retries of the initial reads: 2 s, 4 s, … up to 30 s, one timer per kind ---------------------
+  const retries = { alerts: { timer: null, delay: 0 }, machines: { timer: null, delay: 0 } };
+  function scheduleRetry(kind, action) {
+    const retry = retries[kind];
+    clearTimeout(retry.timer);
+    retry.delay = Math.min(30, retry.delay ? retry.delay * 2 : 2);
+    retry.timer = setTimeout(() => { retry.timer = null; action(); }, retry.delay * 1000);
+    return retry.delay;
+  }
+  function cancelRetry(kind) {
+    clearTimeout(retries[kind].timer);
+    retries[kind].timer = null;
+    retries[kind].delay = 0;
+  }
   const machinePath = (id) => `/api/v1/machines/${encodeURIComponent(id)}`;
 
   // ---- animation-frame coalescing ---------------------------------------------------------------
@@ -113,8 +133,18 @@
     return m;
   }
 
+  // Reads the machine list; on failure the panel says why and a retry is scheduled (never throws).
   async function loadMachines() {
-    const body = await getJSON("/api/v1/machines");
+    let body;
+    try {
+      body = await getJSON("/api/v1/machines");
+    } catch (e) {
+      state.machinesStatus = { state: "error", error: e.message, retryIn: scheduleRetry("machines", retryMachines) };
+      schedule("machines");
+      return false;
+    }
+    cancelRetry("machines");
+    state.machinesStatus = { state: "ok", error: "", retryIn: 0 };
     for (const info of body.machines) {
       const m = ensureMachine(info.id, info.kind);
       if (info.last_timestamp) m.lastTime = Math.max(m.lastTime, ms(info.last_timestamp));
@@ -127,7 +157,11 @@
       } catch (_) { /* no records yet */ }
     }));
     schedule("machines");
+    return true;
   }
+
+  // A retried read selects a machine if none is selected yet (the first read failed).
+  const retryMachines = () => loadMachines().then((ok) => { if (ok && !state.selected) selectInitial(); });
 
   function noteRecord(rec) {
     const m = ensureMachine(rec.machine_id, rec.kind);
@@ -139,12 +173,16 @@
     return m;
   }
 
+  // "critical"/"warning" from the known active alerts; "normal" only while the alerts are known to
+  // be current, "unknown" before they have loaded and after a failed read.
   function machineSeverity(id) {
     let worst = 0;
     for (const a of state.alerts.values()) {
       if (a.machine_id === id && a.active) worst = Math.max(worst, SEVERITY_RANK[a.severity] || 0);
     }
-    return worst === 3 ? "critical" : worst === 2 ? "warning" : "normal";
+    if (worst === 3) return "critical";
+    if (worst === 2) return "warning";
+    return state.alertsStatus.state === "ok" ? "normal" : "unknown";
   }
 
   function visible(m) {
@@ -170,7 +208,9 @@
       li.querySelector(".kind").textContent = m.kind;
       li.querySelector(".state").textContent = (m.last && m.last.state) || "—";
       li.dataset.state = (m.last && m.last.state) || "";
-      li.dataset.severity = machineSeverity(id);
+      const severity = machineSeverity(id);
+      li.dataset.severity = severity;
+      li.querySelector(".dot").title = severity === "unknown" ? "alerts not known yet" : severity;
       li.classList.toggle("selected", id === state.selected);
       li.hidden = !visible(m);
       updateSeen(m);
@@ -180,7 +220,13 @@
       const row = state.machines.get(id).row;
       if (list.children[index] !== row) list.insertBefore(row, list.children[index] || null);
     });
-    $("machines-empty").hidden = state.machines.size > 0;
+    const empty = $("machines-empty");
+    const status = state.machinesStatus;
+    empty.dataset.state = status.state;
+    empty.textContent = status.state === "error"
+      ? `machines could not be ${state.machines.size ? "refreshed" : "loaded"}: ${status.error}; retrying in ${status.retryIn} s`
+      : status.state === "loading" ? "loading machines…" : "No machines yet: start sinter-sim or an edge gateway.";
+    empty.hidden = state.machines.size > 0 && status.state !== "error";
   }
 
   function updateSeen(m) {
@@ -582,11 +628,32 @@
   }
 
   // ---- alerts -----------------------------------------------------------------------------
+  // Reads the alerts. On failure the last known alerts stay, the panel says why, the machines
+  // without a known alert turn "unknown", and a retry is scheduled (never throws).
+  let alertsRequest = 0;
   async function loadAlerts() {
     const all = $("alerts-show-resolved").checked;
-    const body = await getJSON(all ? "/api/v1/alerts?limit=500" : "/api/v1/alerts?active=true&limit=500");
+    const request = ++alertsRequest;
+    let body;
+    try {
+      body = await getJSON(all ? "/api/v1/alerts?limit=500" : "/api/v1/alerts?active=true&limit=500");
+    } catch (e) {
+      if (request === alertsRequest) alertsFailed(e.message);
+      return false;
+    }
+    if (request !== alertsRequest) return true;   // a newer read is under way
+    cancelRetry("alerts");
     state.alerts.clear();
     for (const a of body.alerts) state.alerts.set(a.id, a);
+    state.alertsStatus = { state: "ok", error: "", loadedOnce: true, retryIn: 0 };
+    schedule("alerts");
+    schedule("machines");
+    return true;
+  }
+
+  function alertsFailed(reason) {
+    state.alertsStatus = { state: "error", error: reason, loadedOnce: state.alertsStatus.loadedOnce,
+                           retryIn: scheduleRetry("alerts", loadAlerts) };
     schedule("alerts");
     schedule("machines");
   }
@@ -630,7 +697,17 @@
       list.appendChild(li);
     }
     const anyActive = [...state.alerts.values()].some((a) => a.active && (!onlySelected || a.machine_id === state.selected));
-    $("alerts-empty").hidden = anyActive;
+    const status = state.alertsStatus;
+    const line = $("alerts-status");
+    line.dataset.state = status.state;
+    line.textContent = status.state === "loading" ? "loading alerts…"
+      : status.state === "error" ? (status.loadedOnce
+        ? `alerts could not be refreshed: ${status.error}; retrying in ${status.retryIn} s (showing the last known alerts)`
+        : `alerts could not be loaded: ${status.error}; retrying in ${status.retryIn} s`)
+      : "";
+    line.hidden = status.state === "ok";
+    // "All normal" only from a successful read: never while loading or after a failure.
+    $("alerts-empty").hidden = anyActive || status.state !== "ok";
   }
 
   function alertButton(label, action, alert) {
@@ -679,6 +756,9 @@
     stream.onerror = () => {
       broken = true;
       setConnection("reconnecting");
+      // Without the stream the alerts are not current: say so (keeping the last known ones) and
+      // read them again until that works; the stream's own reconnection carries on meanwhile.
+      if (state.alertsStatus.state !== "error") alertsFailed("the live stream is disconnected");
     };
     state.streams.push(stream);
   }
@@ -730,6 +810,8 @@
     button.setAttribute("aria-pressed", String(paused));
     if (paused) {
       closeStreams();
+      cancelRetry("alerts");
+      cancelRetry("machines");
       setConnection("paused");
     } else {
       setConnection("connecting");
@@ -765,13 +847,16 @@
         loadSeries().catch((e) => navMessage(e.message));
       });
     }
-    $("alerts-show-resolved").addEventListener("change", () => loadAlerts().catch((e) => { $("alerts-message").textContent = e.message; }));
+    $("alerts-show-resolved").addEventListener("change", () => loadAlerts());
     $("alerts-selected-only").addEventListener("change", () => schedule("alerts"));
     const token = $("token");
     token.value = state.token;
     token.addEventListener("change", () => {
       state.token = token.value.trim();
       localStorage.setItem("sinter.token", state.token);
+      // A new token: what failed is read again now rather than at the next retry.
+      if (state.alertsStatus.state === "error") { cancelRetry("alerts"); loadAlerts(); }
+      if (state.machinesStatus.state === "error") { cancelRetry("machines"); retryMachines(); }
     });
     window.addEventListener("resize", () => schedule("plots"));
     // A page put in the back/forward cache lets its stream go, and takes it up again on return.
@@ -788,7 +873,12 @@
 
   async function start() {
     openStreams();   // first, so nothing that happens while loading is missed
-    await Promise.all([loadMachines(), loadAlerts().catch((e) => { $("alerts-message").textContent = e.message; })]);
+    await Promise.all([loadMachines(), loadAlerts()]);
+    selectInitial();
+  }
+
+  // The machine named in the URL, else the one selected before, else the first.
+  function selectInitial() {
     const wanted = decodeURIComponent((location.hash.match(/machine=([^&]+)/) || [])[1] || "");
     const id = state.machines.has(wanted) ? wanted : state.selected && state.machines.has(state.selected) ? state.selected : [...state.machines.keys()].sort()[0];
     if (id) selectMachine(id);
