@@ -80,10 +80,14 @@ public final class EdgeGateway: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.drainTimeout = drainTimeout
-        do throws(SpoolError) {
-            spool = try Spool(configuration: configuration.spool, logger: logger, syncer: spoolSyncer)
-        } catch {
-            throw EdgeError(.spool, "\(error.message) (--spool \(configuration.spool.directory))")
+        // Every setting is checked before the spool directory is touched: a typo creates nothing.
+        var listenURL: EndpointURL?
+        if let listen = configuration.listen {
+            do throws(OPCUAError) {
+                listenURL = try EndpointURL(listen)
+            } catch {
+                throw EdgeError(.invalidArgument, "--listen must be an opc.tcp URL like opc.tcp://127.0.0.1:4840, got \(listen) (\(error.message))")
+            }
         }
 
         var fields: [MachineID: Set<RecordField>] = [:]
@@ -107,19 +111,18 @@ public final class EdgeGateway: Service, Sendable {
         if configuration.listen != nil, configuration.printers.isEmpty, configuration.subscribeURL == nil {
             throw EdgeError(.invalidArgument, "--printers is empty: name the printers this gateway serves, like --printers dmls-01,fdm-01")
         }
+        do throws(SpoolError) {
+            spool = try Spool(configuration: configuration.spool, logger: logger, syncer: spoolSyncer)
+        } catch {
+            throw EdgeError(.spool, "\(error.message) (--spool \(configuration.spool.directory))")
+        }
         let nodeTargets = targets
         let pipeline = EdgePipeline(configuration: configuration, fields: fields, kinds: kinds, spool: spool, status: statusBox,
                                     logger: logger, dropWhenHeldFull: configuration.listen == nil)
         self.pipeline = pipeline
         (stream, continuation) = AsyncStream.makeStream(of: IntakeBatch.self)
 
-        if let listen = configuration.listen {
-            let url: EndpointURL
-            do throws(OPCUAError) {
-                url = try EndpointURL(listen)
-            } catch {
-                throw EdgeError(.invalidArgument, "--listen must be an opc.tcp URL like opc.tcp://127.0.0.1:4840, got \(listen) (\(error.message))")
-            }
+        if let url = listenURL {
             var serverConfiguration = OPCUA.ServerConfiguration()
             serverConfiguration.host = url.host
             serverConfiguration.port = url.port

@@ -505,8 +505,9 @@ def test_writes_to_an_unknown_printer_are_refused(tmp_path):
     (["--printers", "dmls-01", "--server", "ftp://127.0.0.1:1"], "--server"),
     (["--printers", "press-01"], "--printers"),
     (["--listen", "opc.tcp://127.0.0.1:0"], "--printers"),
+    (["--printers", "dmls-01", "--listen", "http://127.0.0.1:4840"], "--listen"),
 ], ids=["average-0", "spool-when-full", "listen-none", "mapping-without-subscribe", "frame-size", "batch-0",
-        "server-not-http", "printer-kind", "no-printers"])
+        "server-not-http", "printer-kind", "no-printers", "listen-not-opc-tcp"])
 def test_bad_flags_are_refused(tmp_path, flags, named):
     """Exit status ≠ 0 at once, and stderr names the flag; nothing is listening afterwards."""
     spool = tmp_path / "spool"
@@ -520,6 +521,8 @@ def test_bad_flags_are_refused(tmp_path, flags, named):
     assert run.returncode != 0, f"{flags}: exit status 0\nstdout: {run.stdout}\nstderr: {run.stderr}"
     assert named in run.stderr, f"{flags}: stderr does not name {named}:\n{run.stderr}"
     assert "sinter-edge: OPC UA on" not in run.stdout, run.stdout
+    # Every flag is checked before the spool is touched: a refused start leaves no spool behind.
+    assert not spool.exists(), f"{flags}: the spool directory was created: {sorted(p.name for p in spool.iterdir())}"
 
 
 def test_bad_mapping_line_is_refused_with_its_number(tmp_path):
