@@ -47,7 +47,8 @@ public struct RunCommand: AsyncParsableCommand {
 
             Examples:
               sinter-detect --server http://127.0.0.1:8080
-              sinter-detect --server http://127.0.0.1:8080 --interval 2 --disable vibration --status-file /tmp/status.json
+              sinter-detect --server http://127.0.0.1:8080 --interval 2 \\
+                --disable vibration --status-file /tmp/status.json
             """
     )
 

@@ -19,7 +19,8 @@ struct DeadLetterCommand: AsyncParsableCommand {
             Examples:
               sinter-edge dead-letter list --spool /var/lib/sinter-edge
               sinter-edge dead-letter list --spool /var/lib/sinter-edge --json
-              sinter-edge dead-letter replay --spool /var/lib/sinter-edge --server http://10.0.0.2:8080
+              sinter-edge dead-letter replay --spool /var/lib/sinter-edge \\
+                --server http://10.0.0.2:8080
             """,
         subcommands: [List.self, Replay.self]
     )

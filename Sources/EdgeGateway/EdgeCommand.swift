@@ -68,8 +68,10 @@ struct EdgeRunCommand: AsyncParsableCommand {
 
             Examples:
               sinter-edge --printers dmls-01,dmls-02,fdm-01 --server http://127.0.0.1:8080
-              sinter-edge --printers dmls-01 --average 5 --spool /var/lib/sinter-edge --spool-max-mb 4096
-              sinter-edge --listen none --subscribe opc.tcp://10.0.0.7:4840 --mapping press7.map
+              sinter-edge --printers dmls-01 --average 5 --spool /var/lib/sinter-edge \\
+                --spool-max-mb 4096
+              sinter-edge --listen none --subscribe opc.tcp://10.0.0.7:4840 \\
+                --mapping press7.map
             """
     )
 

@@ -11,17 +11,18 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure matrix writes per second and write-to-notification latency.",
         discussion: """
-            (a) Throughput: --writes Write calls of a 100×100 Float matrix to <printer>.Temperature, with
+            (a) Throughput: --writes Write calls of a 100×100 Float matrix to <printer>.Temperature, with \
             --concurrency requests outstanding (each task awaits its response before the next write).
-            (b) Latency: a subscription to <printer>.Temperature; --latency-samples times, write a matrix whose
-            first element encodes the sample number and time until its data-change notification arrives
+            (b) Latency: a subscription to <printer>.Temperature; --latency-samples times, write a matrix whose \
+            first element encodes the sample number and time until its data-change notification arrives \
             (each wait bounded to 5 s; misses are counted).
 
-            A table goes to stdout, progress to stderr, and with --json the results to a file. The whole run is
+            A table goes to stdout, progress to stderr, and with --json the results to a file. The whole run is \
             bounded by --max-seconds (throughput gets 60 % of it, latency the rest).
 
-            Example:
-              sinter-opcua bench opc.tcp://127.0.0.1:4840 --printer dmls-01 --writes 20000 --json bench.json
+            Example (shell line continuations, so it can be pasted):
+              sinter-opcua bench opc.tcp://127.0.0.1:4840 --printer dmls-01 \\
+                --writes 20000 --json bench.json
             """
     )
 

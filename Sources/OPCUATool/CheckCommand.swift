@@ -8,18 +8,19 @@ struct CheckCommand: AsyncParsableCommand {
         commandName: "check",
         abstract: "Run the interoperability checks against an OPC UA server.",
         discussion: """
-            Checks, in this order: connect, browse_server, read_namespace_array, read_server_status,
-            translate_browse_path, write_read_matrix, subscription. Each prints one JSON line on stdout,
-            {"check": NAME, "ok": BOOL, "detail": TEXT}; logs go to stderr. The exit status is 0 iff every
-            printed check is ok. connect always runs (printed when selected or when it fails); when it fails
+            Checks, in this order: connect, browse_server, read_namespace_array, read_server_status, \
+            translate_browse_path, write_read_matrix, subscription. Each prints one JSON line on stdout, \
+            {"check": NAME, "ok": BOOL, "detail": TEXT}; logs go to stderr. The exit status is 0 iff every \
+            printed check is ok. connect always runs (printed when selected or when it fails); when it fails \
             nothing else runs and the status is 1.
 
-            The server needs the printer address space: namespace urn:sinter:printers (its index is read from
-            the NamespaceArray), Objects/Printers/<printer> with a Float 100×100 Temperature matrix and a
+            The server needs the printer address space: namespace urn:sinter:printers (its index is read from \
+            the NamespaceArray), Objects/Printers/<printer> with a Float 100×100 Temperature matrix and a \
             Double PowerKW, both writable.
 
-            Example:
-              sinter-opcua check opc.tcp://127.0.0.1:4840 --printer dmls-01 --username operator --password s3cret
+            Example (shell line continuations, so it can be pasted):
+              sinter-opcua check opc.tcp://127.0.0.1:4840 --printer dmls-01 \\
+                --username operator --password s3cret
             """
     )
 

@@ -12,12 +12,13 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run an OPC UA server (SecurityPolicy None) with printer objects.",
         discussion: """
-            Prints "listening opc.tcp://HOST:PORT" on stdout once the socket is bound (port 0 picks a free
-            port), then serves until SIGINT/SIGTERM or --duration. Printer variables are writable: a printer
+            Prints "listening opc.tcp://HOST:PORT" on stdout once the socket is bound (port 0 picks a free \
+            port), then serves until SIGINT/SIGTERM or --duration. Printer variables are writable: a printer \
             or the simulator writes samples, clients read and subscribe.
 
-            Example:
-              sinter-opcua serve --listen opc.tcp://127.0.0.1:4840 --printers dmls-01,fdm-01 \\
+            Example (shell line continuations, so it can be pasted):
+              sinter-opcua serve --listen opc.tcp://127.0.0.1:4840 \\
+                --printers dmls-01,fdm-01 \\
                 --user operator:s3cret --allow-username-over-none
             """
     )

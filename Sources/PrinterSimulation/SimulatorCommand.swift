@@ -35,10 +35,12 @@ public struct SimulatorCommand: AsyncParsableCommand {
 
             Examples:
               sinter-sim --dmls 2 --fdm 2 --http http://127.0.0.1:8080
-              sinter-sim --fdm 1 --dmls 0 --status-port 5000          # seed 001's /api/v1/printer/status
-              sinter-sim --speed max --sim-seconds 3600 --random-faults 2 --labels labels.jsonl \\
+              sinter-sim --fdm 1 --dmls 0 --status-port 5000   # seed 001 status
+              sinter-sim --speed max --sim-seconds 3600 --random-faults 2 \\
+                --labels labels.jsonl \\
                 --http http://127.0.0.1:8080
-              sinter-sim --fault hot-spot:dmls-01@2m+90s --fault filament-jam:fdm-01@30+20 --http http://127.0.0.1:8080
+              sinter-sim --fault hot-spot:dmls-01@2m+90s \\
+                --fault filament-jam:fdm-01@30+20 --http http://127.0.0.1:8080
               sinter-sim --dmls 1 --fdm 1 --opcua opc.tcp://127.0.0.1:4840
             """
     )
