@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "CRC32C"),
         // The one file layer of every durable file (store, alert log, spool, dead letters): POSIX calls
         // behind a protocol, and the fault-injecting file system the power-loss and I/O-error tests use.
-        .target(name: "DurableFiles", swiftSettings: swiftSettings),
+        .target(name: "DurableFiles", dependencies: ["CRC32C"], swiftSettings: swiftSettings),
         // The store: one public façade (`TelemetryStore`), formats documented in Storage/Format/.
         .target(
             name: "StorageEngine",

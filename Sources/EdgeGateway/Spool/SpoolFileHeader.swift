@@ -1,7 +1,9 @@
 // The 24-byte file header of spool segments and of the cursor:
 // Storage/Format/spool.md#file-header and Storage/Format/README.md#file-header.
 
-/// The file header shared with the store: magic, version, flags, number, CRC-32C.
+import DurableFiles
+
+/// The file header shared with the store (``DurableFileHeader``): magic, version, flags, number, CRC-32C.
 struct SpoolFileHeader {
     static let size = 24
     static let version: UInt16 = 1
@@ -36,30 +38,21 @@ struct SpoolFileHeader {
         }
     }
 
-    /// The 24 bytes of a header with `magic` and `number`.
+    /// The 24 bytes of a header with `magic` and `number` (the shared ``DurableFileHeader``).
     static func encode(magic: [UInt8], number: UInt64) -> [UInt8] {
-        var bytes = magic
-        bytes.appendLittleEndian(version)
-        bytes.appendLittleEndian(UInt16(0))
-        bytes.appendLittleEndian(number)
-        let crc = bytes.withUnsafeBytes { spoolCRC($0) }
-        bytes.appendLittleEndian(crc)
-        return bytes
+        DurableFileHeader.encode(magic: magic, version: version, number: number)
     }
 
     /// The `number` of the header at the start of `bytes`, checked in the house order: length,
     /// CRC, magic, version. Flags are ignored.
     static func decode(_ bytes: [UInt8], magic: [UInt8]) -> Result<UInt64, Problem> {
-        guard bytes.count >= size else { return .failure(.short(bytes.count)) }
-        return bytes.withUnsafeBytes { raw in
-            let header = UnsafeRawBufferPointer(rebasing: raw[0..<size])
-            guard spoolCRC(UnsafeRawBufferPointer(rebasing: header[0..<20])) == header.u32(at: 20) else {
-                return .failure(.crcMismatch)
+        DurableFileHeader.decode(bytes, magic: magic, version: version).mapError { problem in
+            switch problem {
+            case .short(let n): .short(n)
+            case .crcMismatch: .crcMismatch
+            case .wrongMagic: .wrongMagic
+            case .unsupportedVersion(let v): .unsupportedVersion(v)
             }
-            guard header[0..<8].elementsEqual(magic) else { return .failure(.wrongMagic) }
-            let version = header.u16(at: 8)
-            guard version == Self.version else { return .failure(.unsupportedVersion(version)) }
-            return .success(header.u64(at: 12))
         }
     }
 }

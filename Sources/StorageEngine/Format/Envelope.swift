@@ -1,5 +1,6 @@
 // The file header and the checksummed frame shared by the WAL, segment and index files.
 // Format: Storage/Format/README.md ("File header" and "Checksummed frame").
+import DurableFiles
 
 /// The 24-byte header every store file starts with.
 ///
@@ -26,42 +27,30 @@ struct FileHeader: Equatable {
     var number: UInt64
 
     func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: Self.size)
-        w.write(bytes: Array(kind.rawValue.utf8))
-        w.write(kind.version)
-        w.write(UInt16(0))
-        w.write(number)
-        w.write(crc32c(w.bytes))
-        return w.bytes
+        DurableFileHeader.encode(magic: Array(kind.rawValue.utf8), version: kind.version, number: number)
     }
 
-    /// Decodes and checks a header of the expected kind.
+    /// Decodes and checks a header of the expected kind (the shared ``DurableFileHeader``).
     ///
     /// A short header or a CRC mismatch is damage (`.corruptBlock`); a header whose CRC matches
     /// but whose magic or version differs is a file this build must not touch (`.unsupportedFormat`).
     init(decoding bytes: UnsafeRawBufferPointer, expected: Kind, file: String) throws {
-        guard bytes.count >= Self.size else {
-            throw StorageError(.corruptBlock, "file \(file) is \(bytes.count) bytes, shorter than its 24-byte header",
+        switch DurableFileHeader.decode(bytes, magic: Array(expected.rawValue.utf8), version: expected.version) {
+        case .success(let number):
+            self.kind = expected
+            self.number = number
+        case .failure(.short(let count)):
+            throw StorageError(.corruptBlock, "file \(file) is \(count) bytes, shorter than its 24-byte header",
                                file: file, offset: 0)
-        }
-        var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[8..<Self.size]), context: file, fileOffset: 8)
-        let version = try r.read(UInt16.self)
-        _ = try r.read(UInt16.self)
-        let number = try r.read(UInt64.self)
-        let stored = try r.read(UInt32.self)
-        guard stored == crc32c(UnsafeRawBufferPointer(rebasing: bytes[0..<20])) else {
+        case .failure(.crcMismatch):
             throw StorageError(.corruptBlock, "CRC mismatch in the header of \(file) at offset 0", file: file, offset: 0)
-        }
-        guard Array(bytes[0..<8]) == Array(expected.rawValue.utf8) else {
+        case .failure(.wrongMagic):
             throw StorageError(.unsupportedFormat, "file \(file) does not start with the magic \(expected.rawValue.dropLast()) (wrong file kind or not a Sinter file)",
                                file: file, offset: 0)
-        }
-        guard version == expected.version else {
+        case .failure(.unsupportedVersion(let version)):
             throw StorageError(.unsupportedFormat, "file \(file) has format version \(version); this build reads version \(expected.version)",
                                file: file, offset: 8)
         }
-        self.kind = expected
-        self.number = number
     }
 
     init(kind: Kind, number: UInt64) {
