@@ -414,6 +414,13 @@ def test_simulator_started_before_the_server_delivers_everything():
         started = sim.wait_for_line(STARTED)
         assert started[3] == f"http://127.0.0.1:{port}/api/v1/telemetry", sim.stdout
         assert sim.process.poll() is None, sim.describe()
+        # The server comes up only once the simulator has found it missing (its first refused
+        # attempt is logged), so the retries below never depend on who was faster.
+        deadline = time.monotonic() + 30
+        while "output.unreachable" not in sim.stderr_tail():
+            assert time.monotonic() < deadline, f"the simulator never reported the server unreachable\n{sim.describe()}"
+            assert sim.process.poll() is None, sim.describe()
+            time.sleep(0.05)
         reserved.close()
         server = Server("sim-reconnect", "--port", str(port))
         assert server.base == f"http://127.0.0.1:{port}", server.stdout
