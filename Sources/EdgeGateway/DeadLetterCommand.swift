@@ -104,7 +104,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @Option(help: "Bearer token for the server's writes (default: $SINTER_TOKEN).")
         var token: String?
 
-        @Option(help: "Seconds allowed for each request.")
+        @Option(parsing: .unconditional, help: "Seconds allowed for each request.")
         var timeout = 30.0
 
         func validate() throws {

@@ -93,19 +93,19 @@ struct EdgeRunCommand: AsyncParsableCommand {
     @Option(help: "Bearer token for the server's writes (default: $SINTER_TOKEN).")
     var token: String?
 
-    @Option(help: "Records held in memory between OPC UA intake and the spool; when full, writes are refused with BadResourceUnavailable.")
+    @Option(parsing: .unconditional, help: "Records held in memory between OPC UA intake and the spool; when full, writes are refused with BadResourceUnavailable.")
     var buffer = 1024
 
-    @Option(help: "Consecutive records of a printer averaged into one (1 forwards every record). With N > 1, a Write whose record waits in a group that is not full is answered Good with it in memory only: a crash loses up to N - 1 records per printer.")
+    @Option(parsing: .unconditional, help: "Consecutive records of a printer averaged into one (1 forwards every record). With N > 1, a Write whose record waits in a group that is not full is answered Good with it in memory only: a crash loses up to N - 1 records per printer.")
     var average = 1
 
-    @Option(help: "Most records per HTTP request.")
+    @Option(parsing: .unconditional, help: "Most records per HTTP request.")
     var batch = 64
 
     @Option(help: "Spool directory (created if missing).")
     var spool = "Storage/spool"
 
-    @Option(help: "Spool size bound in MiB.")
+    @Option(parsing: .unconditional, help: "Spool size bound in MiB.")
     var spoolMaxMb = 1024
 
     @Option(help: "When the spool is full: reject (refuse new writes) or drop-oldest.")
@@ -117,22 +117,22 @@ struct EdgeRunCommand: AsyncParsableCommand {
     @Option(help: "Node mapping file for --subscribe (lines 'machine field node').")
     var mapping: String?
 
-    @Option(help: "Publishing interval of the --subscribe subscription, in milliseconds.")
+    @Option(parsing: .unconditional, help: "Publishing interval of the --subscribe subscription, in milliseconds.")
     var publishingInterval = 100.0
 
-    @Option(help: "Milliseconds a record waits for the rest of its variables. A Write that completes no record (some of a sample's variables) is answered Good with its values in memory only: a crash before the record is complete, or settled and spooled, loses them.")
+    @Option(parsing: .unconditional, help: "Milliseconds a record waits for the rest of its variables. A Write that completes no record (some of a sample's variables) is answered Good with its values in memory only: a crash before the record is complete, or settled and spooled, loses them.")
     var settleMs = 250
 
-    @Option(help: "Seconds between progress lines (0: none).")
+    @Option(parsing: .unconditional, help: "Seconds between progress lines (0: none).")
     var reportEvery = 10.0
 
     @Option(help: "Write the status counters as JSON to this file (every second and at exit).")
     var statusFile: String?
 
-    @Option(help: "Stop after this many seconds (default: run until SIGINT/SIGTERM).")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds (default: run until SIGINT/SIGTERM).")
     var duration: Double?
 
-    @Option(help: "Seconds spent forwarding the spool at shutdown before exiting (the rest waits for the next run).")
+    @Option(parsing: .unconditional, help: "Seconds spent forwarding the spool at shutdown before exiting (the rest waits for the next run).")
     var drain = 5.0
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")

@@ -28,13 +28,13 @@ struct BenchCommand: AsyncParsableCommand {
 
     @ArgumentParser.Argument(help: "The server's endpoint URL (opc.tcp://HOST:PORT).") var url: String
     @Option(help: "A DMLS printer id.") var printer = "dmls-01"
-    @Option(help: "Matrix writes in the throughput phase.") var writes = 20000
-    @Option(help: "Writes outstanding at once.") var concurrency = 8
-    @Option(help: "Write-to-notification samples in the latency phase.") var latencySamples = 500
-    @Option(help: "Publishing interval of the latency subscription, in milliseconds.") var publishingInterval: Double = 10
+    @Option(parsing: .unconditional, help: "Matrix writes in the throughput phase.") var writes = 20000
+    @Option(parsing: .unconditional, help: "Writes outstanding at once.") var concurrency = 8
+    @Option(parsing: .unconditional, help: "Write-to-notification samples in the latency phase.") var latencySamples = 500
+    @Option(parsing: .unconditional, help: "Publishing interval of the latency subscription, in milliseconds.") var publishingInterval: Double = 10
     @Option(help: "Write the results as JSON to this file.") var json: String?
-    @Option(help: "Upper bound on the whole run, in seconds.") var maxSeconds: Double = 120
-    @Option(help: "Offer N-byte receive and send buffers in the Hello (at least 8192).") var bufferSize: Int = 0
+    @Option(parsing: .unconditional, help: "Upper bound on the whole run, in seconds.") var maxSeconds: Double = 120
+    @Option(parsing: .unconditional, help: "Offer N-byte receive and send buffers in the Hello (at least 8192).") var bufferSize: Int = 0
     @Option(help: "User name (needs --password).") var username: String?
     @Option(help: "Password for --username.") var password: String?
     @Option(help: "Log level on stderr.") var logLevel = "warning"

@@ -33,10 +33,10 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "A DMLS printer id.") var printer = "dmls-01"
     @Option(help: "User name (UserName identity token; needs --password).") var username: String?
     @Option(help: "Password for --username (sent in clear text over SecurityPolicy None).") var password: String?
-    @Option(help: "Offer N-byte receive and send buffers in the Hello (at least 8192).") var bufferSize: Int = 0
+    @Option(parsing: .unconditional, help: "Offer N-byte receive and send buffers in the Hello (at least 8192).") var bufferSize: Int = 0
     @Option(help: "Comma-separated checks to run (connect always runs).") var only: String = CheckCommand.checks.joined(separator: ",")
-    @Option(help: "Deadline in seconds of each request and each check (the subscription check gets 25 s more).") var timeout: Double = 30
-    @Option(help: "Seed of the matrix values.") var seed: Int = 5
+    @Option(parsing: .unconditional, help: "Deadline in seconds of each request and each check (the subscription check gets 25 s more).") var timeout: Double = 30
+    @Option(parsing: .unconditional, help: "Seed of the matrix values.") var seed: Int = 5
     @Option(help: "Log level on stderr: trace, debug, info, notice, warning, error, critical.") var logLevel = "warning"
 
     var selected: [String] { only.split(separator: ",").map { $0.filter { $0 != " " } }.filter { !$0.isEmpty } }

@@ -38,13 +38,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Refuse anonymous sessions.")
     var noAnonymous = false
 
-    @Option(help: "Largest chunk in bytes either way (8192 … 16777216); smaller values force chunking.")
+    @Option(parsing: .unconditional, help: "Largest chunk in bytes either way (8192 … 16777216); smaller values force chunking.")
     var maxBufferSize: Int = 65536
 
-    @Option(help: "Largest message in bytes.")
+    @Option(parsing: .unconditional, help: "Largest message in bytes.")
     var maxMessageSize: Int = 16 * 1024 * 1024
 
-    @Option(help: "Stop after this many seconds (default: run until stopped).")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds (default: run until stopped).")
     var duration: Double?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")

@@ -358,13 +358,13 @@ struct PowerLossSoakCommand: AsyncParsableCommand {
               sinter-store powerloss-soak --cuts 1000 --directory /tmp/sinter-powerloss
             """)
 
-    @Option(help: "How many power cuts (rounds).")
+    @Option(parsing: .unconditional, help: "How many power cuts (rounds).")
     var cuts = 1000
     @Option(help: "Scratch directory (emptied first).")
     var directory = "/tmp/sinter-powerloss"
-    @Option(help: "Seed of the workload and of the cut points.")
+    @Option(parsing: .unconditional, help: "Seed of the workload and of the cut points.")
     var seed: UInt64 = 1
-    @Option(help: "Concurrent writers.")
+    @Option(parsing: .unconditional, help: "Concurrent writers.")
     var writers = 3
     @Flag(help: "Drop every unsynced write instead of keeping a random torn prefix.")
     var noTornWrites = false

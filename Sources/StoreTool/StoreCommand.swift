@@ -101,11 +101,11 @@ extension StoreCommand {
             abstract: "Append the deterministic crash-test workload, printing 'acked N' after each durable batch.",
             discussion: "Used by the crash tests: every sequence below N is acknowledged (durable).")
         @OptionGroup var store: StoreOptions
-        @Option(help: "First sequence number to write.") var start = 0
-        @Option(help: "How many records to write.") var count = 1000
-        @Option(help: "Machines taking turns (crash-0, crash-1, …).") var machines = 3
-        @Option(help: "Frames are N × N.") var frameSide = 24
-        @Option(help: "Records per append call.") var batch = 8
+        @Option(parsing: .unconditional, help: "First sequence number to write.") var start = 0
+        @Option(parsing: .unconditional, help: "How many records to write.") var count = 1000
+        @Option(parsing: .unconditional, help: "Machines taking turns (crash-0, crash-1, …).") var machines = 3
+        @Option(parsing: .unconditional, help: "Frames are N × N.") var frameSide = 24
+        @Option(parsing: .unconditional, help: "Records per append call.") var batch = 8
         @Option(help: "durable (fsync before ack) or relaxed.") var durability = "durable"
 
         func validate() throws {
@@ -135,8 +135,8 @@ extension StoreCommand {
             commandName: "crash-soak",
             abstract: "Kill an ingesting child with SIGKILL again and again, verifying the store after each kill.")
         @Option(help: "Store directory (emptied first).") var directory = "/tmp/sinter-soak"
-        @Option(help: "How many kills.") var kills = 300
-        @Option(help: "Random seed (printed, for reproducing a run).") var seed: UInt64?
+        @Option(parsing: .unconditional, help: "How many kills.") var kills = 300
+        @Option(parsing: .unconditional, help: "Random seed (printed, for reproducing a run).") var seed: UInt64?
 
         func run() async throws {
             try? FileManager.default.removeItem(atPath: directory)
@@ -160,7 +160,7 @@ extension StoreCommand {
             abstract: "Fill a store with a small synthetic fleet, query it, and print what it holds and where to look.",
             discussion: "Two DMLS printers (100 x 100 thermal frames, power, vibration) and two FDM printers (nozzle and bed temperature, filament flow, state), one record per second each, appended after whatever the store already holds.")
         @OptionGroup var store: StoreOptions
-        @Option(help: "Simulated seconds of data per machine.") var seconds = 600
+        @Option(parsing: .unconditional, help: "Simulated seconds of data per machine.") var seconds = 600
 
         func validate() throws {
             guard (1...1_000_000).contains(seconds) else { throw ValidationError("--seconds must be 1-1000000") }

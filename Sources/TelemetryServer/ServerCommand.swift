@@ -25,7 +25,7 @@ public struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
 
-    @Option(help: "Port to listen on (0 picks a free port and prints it).")
+    @Option(parsing: .unconditional, help: "Port to listen on (0 picks a free port and prints it).")
     var port = 8080
 
     @Option(help: "Bearer token required on writes (default: $SINTER_TOKEN; none = open).")
@@ -46,7 +46,7 @@ public struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Durability: durable (acknowledge after fsync) or relaxed (fsync every 100 ms).")
     var durability = "durable"
 
-    @Option(help: "Drop data older than this many days (default: keep everything).")
+    @Option(parsing: .unconditional, help: "Drop data older than this many days (default: keep everything).")
     var retentionDays: Int?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")

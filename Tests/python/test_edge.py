@@ -506,8 +506,9 @@ def test_writes_to_an_unknown_printer_are_refused(tmp_path):
     (["--printers", "press-01"], "--printers"),
     (["--listen", "opc.tcp://127.0.0.1:0"], "--printers"),
     (["--printers", "dmls-01", "--listen", "http://127.0.0.1:4840"], "--listen"),
+    (["--average", "-1", "--printers", "dmls-01"], "got -1"),
 ], ids=["average-0", "spool-when-full", "listen-none", "mapping-without-subscribe", "frame-size", "batch-0",
-        "server-not-http", "printer-kind", "no-printers", "listen-not-opc-tcp"])
+        "server-not-http", "printer-kind", "no-printers", "listen-not-opc-tcp", "average-negative"])
 def test_bad_flags_are_refused(tmp_path, flags, named):
     """Exit status ≠ 0 at once, and stderr names the flag; nothing is listening afterwards."""
     spool = tmp_path / "spool"
