@@ -201,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "EdgeGatewayTests",
             dependencies: [
-                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C", "SinterHTTPClient", "DurableFiles",
+                "EdgeGateway", "TelemetryModel", "OPCUA", "CRC32C", "SinterHTTPClient", "DurableFiles", "SyntheticData",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 package import StorageEngine
 import Synchronization
+package import SyntheticData
 package import TelemetryModel
 
 /// What a workload had acknowledged when the power went, and what it tried.
@@ -118,7 +119,7 @@ package struct PowerLossWorkload: Sendable {
     }
 
     private func write(store: TelemetryStore, writer: Int, round: Int, clock: VirtualClock) async -> PowerLossLedger {
-        var rng = SplitMix(seed: seed &* 1_000_003 &+ UInt64(writer) &* 7919 &+ UInt64(round))
+        var rng = SeededRandom(seed: seed &* 1_000_003 &+ UInt64(writer) &* 7919 &+ UInt64(round))
         var ledger = PowerLossLedger()
         let machines = [try! MachineID("w\(writer)-a"), try! MachineID("w\(writer)-b")]
         var previous: [TelemetryRecord] = []
@@ -153,7 +154,7 @@ package struct PowerLossWorkload: Sendable {
     }
 
     private func alertChanges(_ alerts: AlertStore, round: Int) -> PowerLossLedger {
-        var rng = SplitMix(seed: seed &+ 77 &+ UInt64(round) &* 31)
+        var rng = SeededRandom(seed: seed &+ 77 &+ UInt64(round) &* 31)
         var ledger = PowerLossLedger()
         var open: [AlertID] = []
         for i in 0..<alertOperations {
@@ -186,7 +187,7 @@ package struct PowerLossWorkload: Sendable {
     }
 
     /// A small record: an 8 × 8 frame of random floats (NaN payloads, ±inf, −0 included) and two channels.
-    static func record(machine: MachineID, timestamp: Timestamp, rng: inout SplitMix) -> TelemetryRecord {
+    static func record(machine: MachineID, timestamp: Timestamp, rng: inout SeededRandom) -> TelemetryRecord {
         var values: [Float] = []
         for _ in 0..<64 {
             switch rng.next() % 50 {
@@ -269,19 +270,6 @@ package final class VirtualClock: Sendable {
     package var now: Timestamp { Timestamp(nanoseconds: PowerLossWorkload.epoch + second * 1_000_000_000) }
 }
 
-/// SplitMix64: a small seeded generator.
-package struct SplitMix: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    package init(seed: UInt64) { state = seed }
-    package mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Power cuts at random points of ``PowerLossWorkload``, one after another on one directory.
 package struct PowerLossSoak: Sendable {
     package var workload: PowerLossWorkload
@@ -311,7 +299,7 @@ package struct PowerLossSoak: Sendable {
     /// acknowledged so far. `progress` is called after each round.
     package func run(progress: (Int, Report) -> Void = { _, _ in }) async throws -> Report {
         var report = Report()
-        var rng = SplitMix(seed: workload.seed)
+        var rng = SeededRandom(seed: workload.seed)
         let clock = VirtualClock()
         var ledger = PowerLossLedger()
         // Dry round: how many mutating calls a round makes.

@@ -6,6 +6,7 @@ import DurableFiles
 import Foundation
 import Logging
 import TelemetryModel
+import SyntheticData
 import Testing
 @testable import EdgeGateway
 
@@ -15,18 +16,6 @@ import Glibc
 
 struct SpoolPowerLossTests {
     let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-
-    /// SplitMix64.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// What a round was told: records durably appended, and the last sequence acknowledged.
     struct Ledger {
@@ -45,7 +34,7 @@ struct SpoolPowerLossTests {
         return c
     }
 
-    func record(_ n: Int, rng: inout Seeded) -> TelemetryRecord {
+    func record(_ n: Int, rng: inout SeededRandom) -> TelemetryRecord {
         let values = (0..<64).map { _ in Float(Int(rng.next() % 40_000)) / 100 }
         return TelemetryRecord(machineID: try! MachineID("dmls-0\(n % 3 + 1)"), timestamp: Timestamp(nanoseconds: 1_790_000_000_000_000_000 + Int64(n) * 1_000_000),
                                kind: "dmls", channels: ["power_kw": Float(n % 100) / 10], frame: try! ThermalFrame(width: 8, height: 8, values: values))
@@ -53,7 +42,7 @@ struct SpoolPowerLossTests {
 
     /// Appends durably (batches of 1–3) and now and then acknowledges a prefix of the pending
     /// records, as the forwarder does, until `count` appends are done or the file system dies.
-    func workload(_ spool: Spool, from first: Int, count: Int, rng: inout Seeded, ledger: inout Ledger) async {
+    func workload(_ spool: Spool, from first: Int, count: Int, rng: inout SeededRandom, ledger: inout Ledger) async {
         var n = first
         for _ in 0..<count {
             let batch = (0..<(1 + Int(rng.next() % 3))).map { _ in
@@ -113,7 +102,7 @@ struct SpoolPowerLossTests {
 
     @Test func powerCutsAtRandomPointsLoseNoDurableRecord() async throws {
         let dir = SpoolTests.SpoolDirectory()
-        var rng = Seeded(state: 20_261_208)
+        var rng = SeededRandom(seed: 20_261_208)
         var ledger = Ledger()
         // Dry round: how many mutating calls a round makes.
         let dry = FaultInjectingFileSystem()
@@ -152,7 +141,7 @@ struct SpoolPowerLossTests {
         let sites: [FaultInjectingFileSystem.Site] = [.write, .sync, .rename, .truncate, .create, .remove, .syncDirectory]
         let dryDir = SpoolTests.SpoolDirectory()
         let dry = FaultInjectingFileSystem()
-        var rng = Seeded(state: 7)
+        var rng = SeededRandom(seed: 7)
         var dryLedger = Ledger()
         let drySpool = try Spool(configuration: configuration(dryDir.path, dry), logger: quiet)
         await workload(drySpool, from: 0, count: 24, rng: &rng, ledger: &dryLedger)
@@ -165,7 +154,7 @@ struct SpoolPowerLossTests {
                 let fs = FaultInjectingFileSystem()
                 fs.inject(.init(site: site, occurrence: occurrence, errno: code, persistent: code == ENOSPC, shortWrite: site == .write))
                 var ledger = Ledger()
-                var rng = Seeded(state: 7)
+                var rng = SeededRandom(seed: 7)
                 do {
                     let spool = try Spool(configuration: configuration(dir.path, fs), logger: quiet)
                     await workload(spool, from: 0, count: 24, rng: &rng, ledger: &ledger)
@@ -181,7 +170,7 @@ struct SpoolPowerLossTests {
                 if !ledger.errors.isEmpty {
                     #expect(ledger.errors.contains { $0.contains("errno \(code)") }, "\(place): \(ledger.errors.prefix(2))")
                 }
-                var cut = Seeded(state: UInt64(occurrence))
+                var cut = SeededRandom(seed: UInt64(occurrence))
                 fs.cutPower(tornWrites: false, using: &cut)
                 let problems = try await check(dir.path, ledger).problems
                 #expect(problems.isEmpty, "\(place): \(problems.prefix(3))")

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 @testable import StorageEngine
 import StoreTool
+import SyntheticData
 import Testing
 import TelemetryModel
 
@@ -26,7 +27,7 @@ struct FaultInjectingFileSystemTests {
         try file.write(Array("durable".utf8), at: 0)
         try file.sync()
         try file.write(Array("-lost".utf8), at: 7)
-        var rng = SplitMix(seed: 1)
+        var rng = SeededRandom(seed: 1)
         fs.cutPower(tornWrites: false, using: &rng)
         #expect(try PosixFileSystem().readFile(dir.file("a")) == Array("durable".utf8))
     }
@@ -46,7 +47,7 @@ struct FaultInjectingFileSystemTests {
         // A replacement renamed over MANIFEST without a directory sync: the old one comes back.
         try fs.replaceFileWithoutDirectorySync(dir.file("MANIFEST"), with: Array("v2".utf8), temporary: dir.file("MANIFEST.tmp"))
         #expect(try posix.readFile(dir.file("MANIFEST")) == Array("v2".utf8))
-        var rng = SplitMix(seed: 2)
+        var rng = SeededRandom(seed: 2)
         fs.cutPower(tornWrites: false, using: &rng)
         #expect(!posix.exists(dir.file("orphan")))
         #expect(!posix.exists(dir.file("MANIFEST.tmp")))
@@ -62,7 +63,7 @@ struct FaultInjectingFileSystemTests {
         try file.write(Array("record".utf8), at: 0)
         #expect(throws: FileError.self) { try file.sync() }
         try file.sync()   // "succeeds", as Linux's second fsync does
-        var rng = SplitMix(seed: 3)
+        var rng = SeededRandom(seed: 3)
         fs.cutPower(tornWrites: true, using: &rng)
         #expect(try PosixFileSystem().readFile(dir.file("wal")).isEmpty)
     }
@@ -94,7 +95,7 @@ struct FaultInjectingFileSystemTests {
             let file = try fs.open(dir.file("log"), mode: .createIfMissing)
             try fs.syncDirectory(dir.path)
             for i in 0..<4 { try file.write([UInt8](repeating: UInt8(i), count: 100), at: Int64(i * 100)) }
-            var rng = SplitMix(seed: UInt64(seed))
+            var rng = SeededRandom(seed: UInt64(seed))
             fs.cutPower(tornWrites: true, using: &rng)
             let bytes = try PosixFileSystem().readFile(dir.file("log"))
             sizes.insert(Int64(bytes.count))
@@ -131,7 +132,7 @@ struct PowerLossTests {
 
     /// Cuts the power on `fs`, reopens on the real file system and returns the stored ids.
     func survivors(_ dir: TemporaryDirectory, _ fs: FaultInjectingFileSystem, machine: String) async throws -> Set<RecordID> {
-        var rng = SplitMix(seed: 9)
+        var rng = SeededRandom(seed: 9)
         fs.cutPower(tornWrites: true, using: &rng)
         let store = try TelemetryStore.open(at: dir.path, configuration: configuration(PosixFileSystem()), logger: quiet)
         let ids = Set(try store.records(machine: try MachineID(machine), limit: 100_000).map(\.id))
@@ -211,7 +212,7 @@ struct PowerLossTests {
         // Refused afterwards, though the disk "works" again.
         #expect(throws: StorageError.self) { _ = try alerts.acknowledge(id: first.id) }
         alerts.close()
-        var rng = SplitMix(seed: 4)
+        var rng = SeededRandom(seed: 4)
         fs.cutPower(tornWrites: true, using: &rng)
         let reopened = try AlertStore.open(at: dir.path, logger: quiet)
         #expect(reopened.alert(id: first.id)?.rule == "r1")
@@ -253,7 +254,7 @@ struct PowerLossTests {
                 let where_ = "\(site) #\(occurrence) errno \(code)"
                 let said = ledger.errors + ledger.reported
                 #expect(said.contains { $0.contains("errno \(code)") }, "\(where_): no error named the cause: \(said.prefix(3))")
-                var rng = SplitMix(seed: UInt64(occurrence))
+                var rng = SeededRandom(seed: UInt64(occurrence))
                 fs.cutPower(tornWrites: false, using: &rng)
                 let check = try await workload.check(ledger, clock: clock)
                 #expect(check.lost == 0, "\(where_): \(check.summary)")
