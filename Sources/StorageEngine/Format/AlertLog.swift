@@ -179,13 +179,7 @@ enum AlertLogFile {
     /// Creates an empty log in `directory` so that it appears whole or not at all: the header
     /// goes to `alerts.log.tmp`, which is fsynced, renamed to `alerts.log`, and the directory fsynced.
     static func create(in directory: String, files: StoreFiles) throws {
-        let temporary = directory + "/" + FileNames.alertLogTemporary
-        let file = try files.open(temporary, name: FileNames.alertLogTemporary, create: true)
-        try file.truncate(to: 0)
-        try file.write(header(nextID: 1), at: 0)
-        try file.sync()
-        try files.rename(temporary, directory + "/" + FileNames.alertLog)
-        try files.syncDirectory(directory)
+        try files.replaceFile(FileNames.alertLog, in: directory, with: header(nextID: 1), temporary: FileNames.alertLogTemporary)
     }
 
     /// Decodes a whole log. Throws for a header that is damaged (`corrupt_block`) or of another

@@ -101,6 +101,16 @@ struct StoreFiles: Sendable {
         return try handle.read(at: 0, count: Int(try handle.size))
     }
 
+    /// Writes `bytes` as `directory/name` so that it appears whole or not at all (temporary file,
+    /// fsync, rename, directory fsync: ``DurableFileSystem/replaceFile(_:with:temporary:)``).
+    func replaceFile(_ name: String, in directory: String, with bytes: [UInt8], temporary: String) throws {
+        do {
+            try fs.replaceFile(directory + "/" + name, with: bytes, temporary: directory + "/" + temporary)
+        } catch {
+            throw StorageError.file(error, error.path.hasPrefix(directory + "/") ? String(error.path.dropFirst(directory.count + 1)) : error.path)
+        }
+    }
+
     /// Total bytes of the regular files in `path` (not recursive).
     func directorySize(_ path: String) -> Int64 { fs.directorySize(path) }
 }

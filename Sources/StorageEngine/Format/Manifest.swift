@@ -69,13 +69,7 @@ struct Manifest: Sendable, Equatable {
 
     /// Writes the manifest atomically into `directory`.
     func write(to directory: String, files: StoreFiles) throws {
-        let temp = directory + "/" + FileNames.manifestTemp
-        let file = try files.open(temp, name: FileNames.manifestTemp, create: true)
-        try file.truncate(to: 0)
-        try file.write(encoded(), at: 0)
-        try file.sync()
-        try files.rename(temp, directory + "/" + FileNames.manifest)
-        try files.syncDirectory(directory)
+        try files.replaceFile(FileNames.manifest, in: directory, with: encoded(), temporary: FileNames.manifestTemp)
     }
 
     /// The end of the partition starting at `start` (exclusive), saturating at Int64.max.
